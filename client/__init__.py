@@ -1,0 +1,1 @@
+"""stt: the thin command-line client."""

@@ -1,0 +1,3 @@
+"""sttd: the dictation daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,134 @@
+"""`sttd`: parse options, claim the socket before anything heavy, then serve.
+
+Exit codes (also in README):
+  0  clean shutdown
+  1  unexpected failure
+  2  bad option, configuration or environment
+  3  another sttd already serves this socket (its PID is printed)
+  4  the model failed to load
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+EXIT_RUNNING = 3
+EXIT_MODEL = 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The sttd command line."""
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="sttd",
+        description="Local dictation daemon: listens on request, transcribes with Whisper, types into the focused window.",
+        epilog=(
+            "examples:\n"
+            "  sttd                          embedded tiny.en model on the CPU\n"
+            "  sttd --model small.en         a larger model (downloaded where a network exists)\n"
+            "  sttd --injector stdout        print phrases instead of typing them\n"
+            "  STT_SOCKET=stt-test sttd      a second, independent profile\n\n"
+            "exit codes: 0 clean, 1 failure, 2 bad option/config, 3 already running, 4 model failed to load"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"sttd {__version__}")
+    p.add_argument("--model", help="faster-whisper model name or CTranslate2 directory (default: embedded tiny.en)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the model runs (default auto)")
+    p.add_argument("--compute-type", dest="compute_type", help="CTranslate2 compute type (default int8 on CPU, float16 on CUDA)")
+    p.add_argument("--language", help="language code, or 'auto' to detect (default en)")
+    p.add_argument("--injector", choices=["auto", "xdotool", "wtype", "dotool", "ydotool", "clipboard", "stdout", "none"], help="how text is typed (default auto)")
+    p.add_argument("--input-device", dest="input_device", help="input device name or index (see --list-devices)")
+    p.add_argument("--pause", type=float, help="seconds of silence that end a phrase (default 0.5)")
+    p.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"], help="stderr log level (default info)")
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    return p
+
+
+def _settings_from(args: argparse.Namespace, socket_address: str):
+    """Options to the typed settings object; test hooks come from the environment."""
+    import json
+
+    from .settings import Settings
+
+    fields = {k: v for k, v in vars(args).items() if v is not None and k in Settings.model_fields}
+    fields["socket"] = socket_address
+    hooks = os.environ.get("STT_TEST_TRANSCRIBE_DELAYS")
+    if hooks:
+        fields["test_transcribe_delays"] = json.loads(hooks)
+    if os.environ.get("STT_TEST_INJECT_DELAY"):
+        fields["test_inject_delay"] = float(os.environ["STT_TEST_INJECT_DELAY"])
+    if os.environ.get("STT_STATE_DIR"):
+        fields["state_dir"] = os.environ["STT_STATE_DIR"]
+    return Settings(**fields)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `sttd`."""
+    args = build_parser().parse_args(argv)
+    if args.list_devices:
+        from .audio import list_devices
+
+        print(list_devices())
+        return EXIT_OK
+
+    from protocol.address import display_address, socket_address
+
+    from .ipc import AlreadyRunning, claim
+
+    try:
+        address = socket_address()
+    except ValueError as exc:
+        print(f"sttd: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        sock = claim(address)
+    except AlreadyRunning as held:
+        where = display_address(address)
+        if held.uid is not None and held.uid != os.getuid():
+            print(f"sttd: socket {where} is held by pid {held.pid} of another user (uid {held.uid}); refusing to start", file=sys.stderr)
+        elif held.pid is not None:
+            print(f"sttd: already running as pid {held.pid} on {where}; stop it with: stt shutdown (or kill {held.pid})", file=sys.stderr)
+        else:
+            print(f"sttd: another process holds {where}", file=sys.stderr)
+        return EXIT_RUNNING
+
+    # The socket is ours: only now pay for the heavy imports.
+    import logging
+
+    from pydantic import ValidationError
+
+    try:
+        settings = _settings_from(args, address)
+    except (ValidationError, ValueError) as exc:
+        print(f"sttd: invalid setting: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    import uvloop
+
+    from .daemon import serve
+    from .injector import choose
+    from .transcriber import LocalWhisper
+
+    injector = choose(settings.injector, settings.type_delay_ms)
+    transcriber = LocalWhisper(settings)
+    code = uvloop.run(serve(settings, sock, transcriber, injector))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Worker threads (a model still loading, a wedged audio device) must not hold
+    # the process past its shutdown: the state worth keeping is already fsync'd.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The durable journal of every phrase: SQLite in WAL mode, fsync'd on each commit.
+
+A row is written when a phrase is recorded, updated when it is transcribed and
+again around typing, so a `kill -9` at any moment leaves a consistent record and
+a restart can tell what was typed, what was not, and what may have been half typed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from protocol.messages import HistoryEntry, PhraseStatus
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS phrases (
+    seq INTEGER PRIMARY KEY,
+    recording INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    audio_seconds REAL NOT NULL DEFAULT 0,
+    speech_end REAL,
+    transcribed_at REAL,
+    typed_at REAL,
+    note TEXT,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS phrases_recording ON phrases(recording);
+"""
+
+_COLUMNS = ("seq", "recording", "status", "text", "audio_seconds", "speech_end", "transcribed_at", "typed_at", "note")
+
+
+class History:
+    """Async facade over one SQLite connection owned by one worker thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # One thread owns the connection: SQLite objects must not cross threads,
+        # and a single writer keeps the journal's order equal to the call order.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
+        self._db: sqlite3.Connection | None = None
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # fsync on every commit: a transcript is never lost
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(_SCHEMA)
+        self._db = db
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def open(self) -> None:
+        """Create or open the journal."""
+        await self._run(self._open)
+
+    async def close(self) -> None:
+        """Close the journal and its thread."""
+        def _close() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        await self._run(_close)
+        self._pool.shutdown(wait=True)
+
+    async def last_ids(self) -> tuple[int, int]:
+        """(highest phrase number, highest recording number) so far."""
+        def q() -> tuple[int, int]:
+            assert self._db is not None
+            row = self._db.execute("SELECT COALESCE(MAX(seq),0), COALESCE(MAX(recording),0) FROM phrases").fetchone()
+            return int(row[0]), int(row[1])
+
+        return await self._run(q)
+
+    async def add(self, seq: int, recording: int, audio_seconds: float, speech_end: float | None, status: PhraseStatus = "recorded") -> None:
+        """Record a new phrase before it is transcribed."""
+        def q() -> None:
+            assert self._db is not None
+            self._db.execute(
+                "INSERT OR IGNORE INTO phrases(seq, recording, status, audio_seconds, speech_end, created) VALUES (?,?,?,?,?,?)",
+                (seq, recording, status, audio_seconds, speech_end, time.time()),
+            )
+
+        await self._run(q)
+
+    async def update(self, seq: int, **fields) -> None:
+        """Set some columns of one phrase."""
+        bad = set(fields) - set(_COLUMNS)
+        if bad:
+            raise ValueError(f"unknown history columns {sorted(bad)}")
+
+        def q() -> None:
+            assert self._db is not None
+            cols = ", ".join(f"{k}=?" for k in fields)
+            self._db.execute(f"UPDATE phrases SET {cols} WHERE seq=?", (*fields.values(), seq))
+
+        await self._run(q)
+
+    async def get(self, seq: int) -> HistoryEntry | None:
+        """One phrase, or None."""
+        def q():
+            assert self._db is not None
+            return self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM phrases WHERE seq=?", (seq,)).fetchone()
+
+        row = await self._run(q)
+        return _entry(row) if row else None
+
+    async def recent(self, limit: int) -> list[HistoryEntry]:
+        """The last `limit` phrases, oldest first."""
+        def q():
+            assert self._db is not None
+            return self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM phrases ORDER BY seq DESC LIMIT ?", (limit,)
+            ).fetchall()
+
+        return [_entry(r) for r in reversed(await self._run(q))]
+
+    async def with_status(self, *statuses: PhraseStatus) -> list[HistoryEntry]:
+        """Every phrase in one of the given states, oldest first."""
+        def q():
+            assert self._db is not None
+            marks = ",".join("?" for _ in statuses)
+            return self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM phrases WHERE status IN ({marks}) ORDER BY seq", statuses
+            ).fetchall()
+
+        return [_entry(r) for r in await self._run(q)]
+
+    async def settle_after_crash(self) -> int:
+        """Mark phrases a previous process left mid-typing or transcribed-but-untyped; never retype them."""
+        def q() -> int:
+            assert self._db is not None
+            cur = self._db.execute(
+                "UPDATE phrases SET status='interrupted', note=COALESCE(note, 'the server stopped before this phrase was fully typed') "
+                "WHERE status IN ('typing', 'transcribed')"
+            )
+            return cur.rowcount
+
+        return await self._run(q)
+
+
+def _entry(row) -> HistoryEntry:
+    return HistoryEntry(**dict(zip(_COLUMNS, row)))

