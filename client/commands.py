@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from .cli import EXIT_ERROR, EXIT_FOREIGN, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE, NOT_RUNNING, USAGE, Foreign, Lines, connect, request, send
+from .cli import EXIT_ERROR, format_status, EXIT_FOREIGN, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE, NOT_RUNNING, USAGE, Foreign, Lines, connect, request, send
 
 WAYBAR_CLASS = {"loading": "loading", "idle": "idle", "recording": "recording", "error": "error"}
 WAYBAR_TEXT = {"loading": "⏳", "idle": "🎤", "recording": "🔴", "error": "⚠"}
@@ -52,12 +52,7 @@ def _print_status(st: dict, fmt: str) -> None:
     elif fmt == "waybar":
         print(json.dumps(waybar(st)), flush=True)
     else:
-        line = f"{st['state']}  pid {st['pid']}  model {st['model']}  backend {st['backend']}  injector {st['injector']}  pending {st['pending']}"
-        if st.get("held"):
-            line += f"  held {st['held']}"
-        if st.get("error"):
-            line += f"\nerror: {st['error']}"
-        print(line, flush=True)
+        print(format_status(st), flush=True)
 
 
 def status(rest: list[str]) -> int:

@@ -96,7 +96,7 @@ class Segmenter:
         pause: float = 0.5,
         max_phrase: float = 12.0,
         pad_before: float = 0.3,
-        speculate_after: float = 0.25,
+        speculate_after: float = 0.15,
     ) -> None:
         self._vad = vad
         self._thr = threshold

@@ -1,0 +1,52 @@
+"""Text clean-up and backend choice."""
+
+import pytest
+
+from server.injector import BACKENDS, NullInjector, XdotoolInjector, choose, clean
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("  hello   world ", "hello world"),
+        ("line one\nline two\r\n", "line one line two"),
+        ("tab\there", "tab here"),
+        ("red \x1b[31mtext\x1b[0m end", "red text end"),
+        ("bell\x07 and nul\x00", "bell and nul"),
+        ("café — naïve", "café — naïve"),
+        ("a\u2028b", "a b"),
+    ],
+)
+def test_clean_strips_controls_and_keeps_unicode(raw, expected):
+    assert clean(raw) == expected
+
+
+def test_clean_never_leaves_a_newline_or_escape():
+    out = clean("x\n\x1b]0;title\x07y\x1bcz\x7f")
+    assert "\n" not in out and "\x1b" not in out and "\x7f" not in out
+
+
+def test_replacements_apply_to_whole_words_case_insensitively():
+    assert clean("New line please, comma here", {"comma": ",", "new line": "⏎"}) == "⏎ please, , here"
+    assert clean("commander", {"comma": ","}) == "commander"
+
+
+def test_xdotool_runs_split_ascii_from_the_rest():
+    runs = XdotoolInjector().runs("café — ok")
+    assert "".join(r for r, _ in runs) == "café — ok"
+    for run, delay in runs:
+        assert delay == (XdotoolInjector.FAST_DELAY_MS if run.isascii() else XdotoolInjector.SAFE_DELAY_MS)
+    assert XdotoolInjector(delay_ms=7).runs("café") == [("café", 7)]
+
+
+def test_auto_choice_follows_the_session(monkeypatch):
+    assert isinstance(choose("auto", environ={}), NullInjector)
+    x11 = choose("auto", environ={"DISPLAY": ":9"})
+    assert x11.name == "xdotool"
+    assert set(BACKENDS) == {"xdotool", "wtype", "dotool", "ydotool", "clipboard", "stdout", "none"}
+
+
+def test_xdotool_reports_a_missing_tool(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("DISPLAY", ":9")
+    assert "xdotool" in (XdotoolInjector().problem() or "")

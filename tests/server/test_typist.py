@@ -1,0 +1,163 @@
+"""The ordered single writer: spoken order, exactly once, cancel, failures kept."""
+
+import asyncio
+
+import pytest
+
+from server.events import EventBus
+from server.history import History
+from server.injector import InjectError, Injector
+from server.typist import Ready, Typist
+
+
+class Keyboard(Injector):
+    """An in-process injector that records what it was asked to type."""
+
+    name = "keyboard"
+
+    def __init__(self, fail_on: set[str] = frozenset(), delay: float = 0.0):
+        super().__init__()
+        self.typed: list[str] = []
+        self.fail_on = fail_on
+        self.delay = delay
+        self.active = 0
+        self.max_active = 0
+
+    def problem(self):
+        return None
+
+    async def type(self, text):
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            await asyncio.sleep(self.delay)
+            if text.strip() in self.fail_on:
+                raise InjectError("display went away")
+            self.typed.append(text)
+        finally:
+            self.active -= 1
+
+
+async def make(tmp_path, kb, first=1):
+    hist = History(tmp_path / "h.sqlite3")
+    await hist.open()
+    typist = Typist(kb, hist, EventBus(), first_seq=first, focus_guard=False)
+    task = asyncio.create_task(typist.run())
+    return hist, typist, task
+
+
+async def settle(typist, task, hist):
+    assert await typist.idle(5.0)
+    task.cancel()
+    await hist.close()
+
+
+def run(coro):
+    asyncio.run(asyncio.wait_for(coro, 20))
+
+
+def test_out_of_order_results_are_typed_in_spoken_order(tmp_path):
+    async def main():
+        kb = Keyboard(delay=0.01)
+        hist, typist, task = await make(tmp_path, kb)
+        for seq in range(1, 6):
+            await hist.add(seq, 1, 1.0, None)
+            typist.expect(seq)
+        for seq in (5, 3, 4, 1, 2):
+            typist.deliver(Ready(seq, 1, f"p{seq}"))
+            await asyncio.sleep(0.005)
+        await settle(typist, task, hist)
+        assert kb.typed == ["p1", " p2", " p3", " p4", " p5"]
+        assert kb.max_active == 1
+
+    run(main())
+
+
+def test_a_later_recording_waits_for_the_earlier_one(tmp_path):
+    async def main():
+        kb = Keyboard(delay=0.02)
+        hist, typist, task = await make(tmp_path, kb)
+        for seq, rec in ((1, 1), (2, 1), (3, 2), (4, 2)):
+            await hist.add(seq, rec, 1.0, None)
+            typist.expect(seq)
+        typist.deliver(Ready(3, 2, "second-a"))
+        typist.deliver(Ready(4, 2, "second-b"))
+        await asyncio.sleep(0.1)
+        assert kb.typed == []  # recording 2 must not start before recording 1
+        typist.deliver(Ready(2, 1, "first-b"))
+        typist.deliver(Ready(1, 1, "first-a"))
+        await settle(typist, task, hist)
+        # Phrases of one recording are joined by a space; a new recording starts clean.
+        assert kb.typed == ["first-a", " first-b", "second-a", " second-b"]
+
+    run(main())
+
+
+def test_each_phrase_is_typed_once_even_if_delivered_twice(tmp_path):
+    async def main():
+        kb = Keyboard()
+        hist, typist, task = await make(tmp_path, kb)
+        await hist.add(1, 1, 1.0, None)
+        typist.expect(1)
+        typist.deliver(Ready(1, 1, "once"))
+        typist.deliver(Ready(1, 1, "once"))
+        await settle(typist, task, hist)
+        assert kb.typed == ["once"]
+
+    run(main())
+
+
+def test_cancel_discards_untyped_phrases_and_empty_ones_advance(tmp_path):
+    async def main():
+        kb = Keyboard()
+        hist, typist, task = await make(tmp_path, kb)
+        for seq, rec in ((1, 1), (2, 2), (3, 3)):
+            await hist.add(seq, rec, 1.0, None)
+            typist.expect(seq)
+        typist.cancel_recording(2)
+        typist.deliver(Ready(3, 3, "kept"))
+        typist.deliver(Ready(2, 2, "discarded"))
+        typist.deliver(Ready(1, 1, None))  # filtered or empty: nothing to type
+        await settle(typist, task, hist)
+        assert kb.typed == ["kept"]
+
+    run(main())
+    statuses = asyncio.run(_statuses(tmp_path))
+    assert statuses[2] == "cancelled" and statuses[3] == "typed"
+
+
+async def _statuses(tmp_path):
+    hist = History(tmp_path / "h.sqlite3")
+    await hist.open()
+    try:
+        return {e.seq: e.status for e in await hist.recent(100)}
+    finally:
+        await hist.close()
+
+
+def test_a_failed_phrase_is_kept_not_retried_and_later_ones_go_on(tmp_path):
+    async def main():
+        kb = Keyboard(fail_on={"bad"})
+        hist, typist, task = await make(tmp_path, kb)
+        for seq in (1, 2):
+            await hist.add(seq, seq, 1.0, None)
+            typist.expect(seq)
+        typist.deliver(Ready(1, 1, "bad"))
+        typist.deliver(Ready(2, 2, "good"))
+        await settle(typist, task, hist)
+        assert kb.typed == ["good"]
+
+    run(main())
+    hist = asyncio.run(_entries(tmp_path))
+    assert hist[1].status == "failed"
+    assert "display went away" in hist[1].note
+    assert hist[2].status == "typed" and hist[2].typed_at is not None
+
+
+async def _entries(tmp_path):
+    hist = History(tmp_path / "h.sqlite3")
+    await hist.open()
+    try:
+        return {e.seq: e for e in await hist.recent(100)}
+    finally:
+        await hist.close()
