@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -46,27 +47,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--injector", choices=["auto", "xdotool", "wtype", "dotool", "ydotool", "clipboard", "stdout", "none"], help="how text is typed (default auto)")
     p.add_argument("--input-device", dest="input_device", help="input device name or index (see --list-devices)")
     p.add_argument("--pause", type=float, help="seconds of silence that end a phrase (default 0.5)")
+    p.add_argument("--max-phrase", dest="max_phrase", type=float, help="longest phrase in seconds (default 12)")
+    p.add_argument("--initial-prompt", dest="initial_prompt", help="names and jargon the model should expect")
+    p.add_argument("--beam-size", dest="beam_size", type=int, help="decoding beam width (default 1, greedy)")
+    p.add_argument("--type-delay", dest="type_delay_ms", type=int, help="milliseconds between keystrokes (default: per backend)")
+    p.add_argument("--notifications", dest="notifications", action=argparse.BooleanOptionalAction, default=None, help="desktop notifications via notify-send")
+    p.add_argument("--focus-guard", dest="focus_guard", action=argparse.BooleanOptionalAction, default=None, help="hold text when focus moved away (default on)")
     p.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"], help="stderr log level (default info)")
+    p.add_argument("--config", type=Path, help="configuration file (default $XDG_CONFIG_HOME/stt/config.toml)")
+    p.add_argument("--print-config", action="store_true", help="print the effective configuration with the source of each value, and exit")
+    p.add_argument("--install-service", action="store_true", help="write a systemd user unit for sttd and print how to enable it")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     return p
 
 
-def _settings_from(args: argparse.Namespace, socket_address: str):
-    """Options to the typed settings object; test hooks come from the environment."""
+FLAG_KEYS = (
+    "model", "device", "compute_type", "language", "injector", "input_device", "pause", "max_phrase",
+    "initial_prompt", "beam_size", "type_delay_ms", "notifications", "focus_guard", "log_level",
+)
+
+
+def load_settings(args: argparse.Namespace, socket_address: str = ""):
+    """Flags, STT_* variables, the config file and defaults, merged and validated."""
     import json
 
-    from .settings import Settings
+    from .config import load
 
-    fields = {k: v for k, v in vars(args).items() if v is not None and k in Settings.model_fields}
-    fields["socket"] = socket_address
+    fixed: dict = {"socket": socket_address}
     hooks = os.environ.get("STT_TEST_TRANSCRIBE_DELAYS")
     if hooks:
-        fields["test_transcribe_delays"] = json.loads(hooks)
+        fixed["test_transcribe_delays"] = json.loads(hooks)
     if os.environ.get("STT_TEST_INJECT_DELAY"):
-        fields["test_inject_delay"] = float(os.environ["STT_TEST_INJECT_DELAY"])
-    if os.environ.get("STT_STATE_DIR"):
-        fields["state_dir"] = os.environ["STT_STATE_DIR"]
-    return Settings(**fields)
+        fixed["test_inject_delay"] = float(os.environ["STT_TEST_INJECT_DELAY"])
+    return load({k: getattr(args, k) for k in FLAG_KEYS}, config_path=args.config, fixed=fixed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +89,22 @@ def main(argv: list[str] | None = None) -> int:
         from .audio import list_devices
 
         print(list_devices())
+        return EXIT_OK
+    if args.print_config or args.install_service:
+        from .config import ConfigError, render
+
+        try:
+            loaded = load_settings(args)
+        except ConfigError as exc:
+            for line in exc.lines:
+                print(f"sttd: {line}", file=sys.stderr)
+            return EXIT_CONFIG
+        if args.print_config:
+            print(render(loaded))
+            return EXIT_OK
+        from .service import install
+
+        print(install(args.config))
         return EXIT_OK
 
     from protocol.address import display_address, socket_address
@@ -102,18 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     # The socket is ours: only now pay for the heavy imports.
     import logging
 
-    from pydantic import ValidationError
+    from .config import ConfigError
 
     try:
-        settings = _settings_from(args, address)
-    except (ValidationError, ValueError) as exc:
-        print(f"sttd: invalid setting: {exc}", file=sys.stderr)
+        settings = load_settings(args, address).settings
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(f"sttd: {line}", file=sys.stderr)
         return EXIT_CONFIG
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.log_level != "debug":
+        # faster-whisper logs every call at INFO; one line per phrase is noise in the journal.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     import uvloop
 
     from .daemon import serve

@@ -66,6 +66,12 @@ class Settings(BaseModel):
     test_inject_delay: float = Field(default=0.0, ge=0.0, le=60.0)
     """Test hook: seconds to wait before each typing call."""
 
+    @field_validator("model", "initial_prompt", "input_device", "type_delay_ms", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v):
+        # TOML and the environment have no null: an empty string means "not set".
+        return None if v == "" else v
+
     @field_validator("language")
     @classmethod
     def _language(cls, v: str | None) -> str | None:

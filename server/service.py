@@ -1,0 +1,63 @@
+"""The systemd user unit that keeps sttd running for a desktop session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+UNIT_NAME = "sttd.service"
+
+
+def unit_text(exec_path: str, config: Path | None = None) -> str:
+    """The unit: restart on failure, but never loop on a bad config, a second instance or a missing model."""
+    cmd = exec_path + (f" --config {config}" if config else "")
+    return f"""[Unit]
+Description=stt dictation daemon (speech to text into the focused window)
+Documentation=https://pypi.org/project/stt-dictation/
+PartOf=graphical-session.target
+After=graphical-session.target
+
+[Service]
+Type=simple
+ExecStart={cmd}
+Restart=on-failure
+RestartSec=2
+# 2: bad configuration, 3: already running, 4: model failed to load. Restarting cannot fix these.
+RestartPreventExitStatus=2 3 4
+# Logs go to the journal through stderr: journalctl --user -u sttd
+StandardOutput=journal
+StandardError=journal
+
+[Install]
+WantedBy=graphical-session.target
+"""
+
+
+def unit_path() -> Path:
+    """`$XDG_CONFIG_HOME/systemd/user/sttd.service`."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "systemd" / "user" / UNIT_NAME
+
+
+def sttd_path() -> str:
+    """The absolute path of this sttd, so the unit runs the same installation."""
+    here = Path(sys.argv[0])
+    if here.name == "sttd" and here.exists():
+        return str(here.resolve())
+    return shutil.which("sttd") or f"{sys.executable} -m server"
+
+
+def install(config: Path | None = None) -> str:
+    """Write the unit and return what to run next."""
+    path = unit_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(unit_text(sttd_path(), config.resolve() if config else None))
+    return (
+        f"wrote {path}\n"
+        "enable and start it with:\n"
+        "  systemctl --user daemon-reload && systemctl --user enable --now sttd\n"
+        "(so sttd can type, the user manager needs DISPLAY or WAYLAND_DISPLAY: most desktops import them;\n"
+        " otherwise: systemctl --user import-environment DISPLAY WAYLAND_DISPLAY)"
+    )
