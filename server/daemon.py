@@ -86,6 +86,7 @@ class Daemon:
         self.spool = Spool(settings.state_dir / "spool")
         self.state: State = "loading"
         self.error: str | None = None
+        self._audio_error: str | None = None
         self._inject_error: str | None = None
         self.started = time.time()
         self.stopping = asyncio.Event()
@@ -94,7 +95,6 @@ class Daemon:
         self._mic = Microphone(settings.input_device, self._on_block, self._on_fault)
         self._mic_lock = asyncio.Lock()
         self._vad_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
-        self._segmenter: Segmenter | None = None
         self._next_seq = 1
         self._last_recording = 0
         self._inflight = 0
@@ -115,7 +115,17 @@ class Daemon:
         if not t.cancelled() and t.exception() is not None:
             log.error("task %s failed", t.get_name(), exc_info=t.exception())
 
-    def _set_state(self, state: State, error: str | None = None) -> None:
+    def _refresh(self) -> None:
+        """Derive state and error from the facts, and publish a change."""
+        error = self._audio_error or self._inject_error
+        if not self.ready.is_set():
+            state: State = "loading"
+        elif self.recording is not None:
+            state = "recording"
+        elif error:
+            state = "error"
+        else:
+            state = "idle"
         changed = state != self.state or error != self.error
         self.state, self.error = state, error
         if changed:
@@ -146,12 +156,7 @@ class Daemon:
 
     async def load(self) -> None:
         """Load the model, warm the audio path, recover the spool; then become idle."""
-        self._segmenter = Segmenter(
-            await asyncio.get_running_loop().run_in_executor(self._vad_pool, StreamingVad),
-            threshold=self.settings.vad_threshold,
-            pause=self.settings.pause,
-            max_phrase=self.settings.max_phrase,
-        )
+        await asyncio.get_running_loop().run_in_executor(self._vad_pool, self._new_segmenter)  # loads the VAD
         await self.transcriber.load()
         warm = await self._mic.warm_up()
         if warm is not None:
@@ -162,7 +167,7 @@ class Daemon:
             self._inject_error = f"injector {self.injector.name}: {problem}"
             log.warning("%s", self._inject_error)
         self.ready.set()
-        self._set_state("idle", None)
+        self._refresh()
 
     async def _recover(self) -> None:
         """Transcribe phrases a crash left in the spool into the history; never type them."""
@@ -187,9 +192,10 @@ class Daemon:
 
     async def shutdown(self, grace: float = 1.0) -> None:
         """Stop recording, give pending phrases a bounded time, then cancel the rest."""
-        self._set_state(self.state, self.error)
-        if self.recording is not None:
-            await self._finish_recording(cancel=False)
+        rec = self.recording
+        if rec is not None:
+            self._end(rec, cancel=False)
+            await self._close(rec)
         if self.typist is not None:
             await self.typist.idle(grace)
         for t in list(self._tasks):
@@ -249,7 +255,7 @@ class Daemon:
             injector=self.injector.name,
             pending=self.typist.pending if self.typist else 0,
             held=len(self.typist.held) if self.typist else 0,
-            error=self.error or self._inject_error,
+            error=self.error,
             input_device=self.settings.input_device,
             recording_seconds=(time.time() - rec.started) if rec else 0.0,
             uptime=time.time() - self.started,
@@ -264,7 +270,8 @@ class Daemon:
         self._last_recording += 1
         rec = Recording(number=self._last_recording, started=time.time())
         self.recording = rec
-        self._set_state("recording", None)
+        self._audio_error = None
+        self._refresh()
         self._spawn(self._open(rec), f"open-{rec.number}")
         return Ok(state=self.state, message=f"recording {rec.number}")
 
@@ -272,9 +279,9 @@ class Daemon:
         async with self._mic_lock:
             if self.recording is not rec:
                 return  # stopped before the microphone opened
-            assert self._segmenter is not None
-            await asyncio.get_running_loop().run_in_executor(self._vad_pool, self._segmenter.reset)
-            rec.task = self._spawn(self._segment(rec), f"segment-{rec.number}")
+            # A segmenter per recording: a flush of the last one can never mix with this one.
+            seg = await asyncio.get_running_loop().run_in_executor(self._vad_pool, self._new_segmenter)
+            rec.task = self._spawn(self._segment(rec, seg), f"segment-{rec.number}")
             try:
                 await self._mic.open()
             except AudioError as exc:
@@ -298,32 +305,33 @@ class Daemon:
     def _on_fault(self, message: str) -> None:
         if self.recording is None:
             return
-        self._spawn(self._finish_recording(cancel=False, fault=message), "audio-fault")
+        rec = self.recording
+        self._end(rec, cancel=False, fault=message)
+        self._spawn(self._close(rec), f"close-{rec.number}")
 
     def _fault(self, code: ErrorCode, message: str) -> None:
         log.error("%s", message)
         self.bus.publish(Fault(code=code, message=message, at=time.time()))
-        self._set_state("error", message)
+        if code == ErrorCode.AUDIO:
+            self._audio_error = message
+        self._refresh()
 
     def _on_inject_error(self, message: str | None) -> None:
-        self._inject_error = message
-        if message and self.state == "idle":
-            self._set_state("error", message)
-        elif message is None and self.state == "error" and self.error and self.error.startswith("typing failed"):
-            self._set_state("idle", None)
+        if message != self._inject_error:
+            self._inject_error = message
+            self._refresh()
 
     async def stop(self, cancel: bool = False) -> BaseModel:
         """End the recording; the tail of it is segmented and transcribed in the background."""
         if self.recording is None:
             return Ok(state=self.state, message="not recording")
         rec = self.recording
-        self._spawn(self._finish_recording(cancel=cancel), f"stop-{rec.number}")
-        return Ok(state="idle", message=("cancelled" if cancel else "stopped") + f" recording {rec.number}")
+        self._end(rec, cancel=cancel)
+        self._spawn(self._close(rec), f"close-{rec.number}")
+        return Ok(state=self.state, message=("cancelled" if cancel else "stopped") + f" recording {rec.number}")
 
-    async def _finish_recording(self, cancel: bool, fault: str | None = None) -> None:
-        rec = self.recording
-        if rec is None:
-            return
+    def _end(self, rec: Recording, cancel: bool, fault: str | None = None) -> None:
+        """The bookkeeping of a recording's end, done at once so replies see the new state."""
         self.recording = None
         if cancel:
             rec.cancelled = True
@@ -332,21 +340,30 @@ class Daemon:
         if fault is not None:
             self._fault(ErrorCode.AUDIO, fault)
         else:
-            self._set_state("idle", None)
+            self._refresh()
+
+    async def _close(self, rec: Recording) -> None:
+        """Close the microphone, then let the segmenter flush the last phrase (unless cancelled)."""
         async with self._mic_lock:
             await self._mic.close()
-        rec.queue.put_nowait(None)
-        if rec.task is not None:
-            await asyncio.wait({rec.task}, timeout=5.0)
-        self.bus.publish(RecordingStopped(recording=rec.number, cancelled=cancel, at=time.time()))
+            rec.queue.put_nowait(None)
+            if rec.task is not None:
+                await asyncio.wait({rec.task}, timeout=5.0)
+        self.bus.publish(RecordingStopped(recording=rec.number, cancelled=rec.cancelled, at=time.time()))
 
     # --- the pipeline -------------------------------------------------------------
 
-    async def _segment(self, rec: Recording) -> None:
+    def _new_segmenter(self) -> Segmenter:
+        return Segmenter(
+            StreamingVad(),
+            threshold=self.settings.vad_threshold,
+            pause=self.settings.pause,
+            max_phrase=self.settings.max_phrase,
+        )
+
+    async def _segment(self, rec: Recording, seg: Segmenter) -> None:
         """Feed captured blocks through the VAD; act on the phrase events in order."""
-        assert self._segmenter is not None
         loop = asyncio.get_running_loop()
-        seg = self._segmenter
         while True:
             first = await rec.queue.get()
             blocks = [first]

@@ -77,7 +77,7 @@ def _raise_holder(address: str, retry: float) -> socket.socket:
             probe.connect(address)
             pid, uid, _ = peer_credentials(probe)
             raise AlreadyRunning(pid, uid)
-        except (ConnectionRefusedError, FileNotFoundError, socket.timeout):
+        except (ConnectionRefusedError, FileNotFoundError, BlockingIOError, socket.timeout):
             # The winner has bound but not yet listened; ask again briefly.
             if time.monotonic() >= deadline:
                 raise AlreadyRunning(None, None) from None

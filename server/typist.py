@@ -122,23 +122,36 @@ class Typist:
             return
         if not r.text:
             return  # empty or filtered: already in the history with its reason
-        if self._focus_guard and r.window is not None:
-            now = await self.injector.focused_window()
-            if now is not None and now != r.window:
-                self.held.append(r)
-                await self._set(r, "held", note=f"focus moved from window {r.window} to {now}; `stt paste` types it")
-                if self._notify is not None:
-                    await self._notify("stt: text held", "Focus moved while you spoke; run `stt paste` to type it.")
-                return
         text = r.text
         if self._last_recording == r.recording:
             text = " " + text  # consecutive phrases of one recording: one space between
-        await self._type(r, text)
-
-    async def _type(self, r: Ready, text: str) -> bool:
+        guard = self._focus_guard and r.window is not None
         await self._history.update(r.seq, status="typing")
         if self._pre_type_delay:
             await asyncio.sleep(self._pre_type_delay)
+        # With the guard on, type in word-aligned chunks and look at the focus before
+        # each: a window switch mid-phrase holds the rest instead of typing it there.
+        chunks = split_chunks(text) if guard else [text]
+        for i, chunk in enumerate(chunks):
+            if guard:
+                now = await self.injector.focused_window()
+                if now is not None and now != r.window:
+                    rest = "".join(chunks[i:]).strip()
+                    done = len(text) - len("".join(chunks[i:]))
+                    await self._hold(r, rest, f"focus moved from window {r.window} to {now} after {done} of {len(text)} characters")
+                    return
+            if not await self._inject(r, chunk):
+                return
+        self._last_recording = r.recording
+        await self._set(r, "typed", typed_at=time.time())
+
+    async def _hold(self, r: Ready, rest: str, why: str) -> None:
+        self.held.append(Ready(r.seq, r.recording, rest, r.speech_end, r.window))
+        await self._set(r, "held", note=f"{why}; `stt paste` types the rest")
+        if self._notify is not None:
+            await self._notify("stt: text held", "Focus moved while you spoke; run `stt paste` to type it.")
+
+    async def _inject(self, r: Ready, text: str) -> bool:
         try:
             await self.injector.type(text)
         except InjectError as exc:
@@ -148,9 +161,7 @@ class Typist:
             self._bus.publish(Fault(code=ErrorCode.INJECT_FAILED, message=f"{msg}; the text is in `stt history`", at=time.time()))
             self._on_error(msg)
             return False
-        self._last_recording = r.recording
         self._on_error(None)
-        await self._set(r, "typed", typed_at=time.time())
         return True
 
     async def _set(self, r: Ready, status: str, **fields) -> None:
@@ -166,6 +177,24 @@ class Typist:
             held, self.held = self.held, []
             done = 0
             for i, r in enumerate(held):
-                if await self._type(r, (" " if i else "") + (r.text or "")):
+                if await self._inject(r, (" " if i else "") + (r.text or "")):
+                    await self._set(r, "typed", typed_at=time.time(), note="typed by `stt paste`")
                     done += 1
             return done
+
+
+CHUNK = 48
+"""Characters typed between two focus checks."""
+
+
+def split_chunks(text: str, size: int = CHUNK) -> list[str]:
+    """Cut text into pieces of about `size` characters at spaces; joined they give the text back."""
+    out: list[str] = []
+    while len(text) > size:
+        cut = text.rfind(" ", 1, size)
+        cut = size if cut <= 0 else cut
+        out.append(text[:cut])
+        text = text[cut:]
+    if text:
+        out.append(text)
+    return out

@@ -31,11 +31,9 @@ def test_replacements_apply_to_whole_words_case_insensitively():
     assert clean("commander", {"comma": ","}) == "commander"
 
 
-def test_xdotool_runs_split_ascii_from_the_rest():
-    runs = XdotoolInjector().runs("café — ok")
-    assert "".join(r for r, _ in runs) == "café — ok"
-    for run, delay in runs:
-        assert delay == (XdotoolInjector.FAST_DELAY_MS if run.isascii() else XdotoolInjector.SAFE_DELAY_MS)
+def test_xdotool_types_ascii_fast_and_other_text_at_the_safe_delay():
+    assert XdotoolInjector().runs("plain ascii, ok") == [("plain ascii, ok", XdotoolInjector.FAST_DELAY_MS)]
+    assert XdotoolInjector().runs("café — ok") == [("café — ok", XdotoolInjector.SAFE_DELAY_MS)]
     assert XdotoolInjector(delay_ms=7).runs("café") == [("café", 7)]
 
 
