@@ -19,7 +19,7 @@ import _socket
 
 EXIT_OK, EXIT_NOT_RUNNING, EXIT_USAGE, EXIT_ERROR, EXIT_FOREIGN = 0, 1, 2, 3, 4
 PROTOCOL_VERSION = 1  # must equal protocol.PROTOCOL_VERSION (a test checks it)
-MAX_LINE = 64 * 1024
+MAX_LINE = 16 * 1024 * 1024  # replies (a long history) may exceed the 64 KiB command limit
 NOT_RUNNING = "sttd is not running; start it with: sttd"
 
 USAGE = """usage: stt COMMAND [options]
@@ -59,13 +59,24 @@ def _address() -> str:
 
 def connect(timeout: float = 5.0) -> _socket.socket | None:
     """A connection to the server, None when none runs; raise Foreign for another user's."""
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    s.settimeout(timeout)
-    try:
-        s.connect(_address())
-    except (FileNotFoundError, ConnectionRefusedError):
-        s.close()
-        return None
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        s.settimeout(timeout)
+        try:
+            s.connect(_address())
+            break
+        except (FileNotFoundError, ConnectionRefusedError):
+            s.close()
+            return None
+        except BlockingIOError:
+            # The server's accept queue is full (it is stuck or swamped): retry briefly.
+            s.close()
+            if time.monotonic() >= deadline:
+                raise TimeoutError("the server accepts no connections (its queue is full)") from None
+            time.sleep(0.05)
     cred = s.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
     pid, uid = int.from_bytes(cred[0:4], sys.byteorder), int.from_bytes(cred[4:8], sys.byteorder)
     if uid != os.getuid():
@@ -186,6 +197,9 @@ def request(command: dict, timeout: float = 5.0) -> dict | int:
     except Foreign as exc:
         print(exc, file=sys.stderr)
         return EXIT_FOREIGN
+    except TimeoutError as exc:
+        print(f"stt: sttd did not answer within {timeout:g} s: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if s is None:
         print(NOT_RUNNING, file=sys.stderr)
         return EXIT_NOT_RUNNING
@@ -195,7 +209,7 @@ def request(command: dict, timeout: float = 5.0) -> dict | int:
     except TimeoutError:
         print(f"stt: sttd did not answer within {timeout:g} s", file=sys.stderr)
         return EXIT_ERROR
-    except (ConnectionError, OSError) as exc:
+    except (ConnectionError, OSError, ValueError) as exc:
         print(f"stt: connection to sttd failed: {exc}", file=sys.stderr)
         return EXIT_ERROR
     finally:

@@ -13,7 +13,15 @@ from pydantic import BaseModel, ValidationError
 from .messages import COMMAND_ADAPTER, PROTOCOL_VERSION, Command, ErrorCode, ErrorReply
 
 MAX_LINE_BYTES = 64 * 1024
-"""Longest line (without its newline) either side accepts."""
+"""Longest command line (without its newline) the server accepts."""
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+"""Longest line the client accepts: a long history reply may exceed the command limit."""
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """A value for an error message, cut so a reply never outgrows the line it answers."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class LineTooLong:
@@ -90,7 +98,7 @@ def _validation_reply(exc: ValidationError) -> ErrorReply:
     if kind == "json_invalid":
         return ErrorReply(code=ErrorCode.BAD_FRAME, message=f"line is not valid JSON: {err['msg']}")
     if kind == "union_tag_invalid":
-        tag = err.get("ctx", {}).get("tag", "?")
+        tag = _short(err.get("ctx", {}).get("tag", "?"))
         expected = err.get("ctx", {}).get("expected_tags", "")
         return ErrorReply(
             code=ErrorCode.UNKNOWN_COMMAND,
@@ -106,10 +114,8 @@ def _validation_reply(exc: ValidationError) -> ErrorReply:
     loc = tuple(err["loc"])[1:]  # drop the union tag
     if not loc:
         return ErrorReply(code=ErrorCode.INVALID_COMMAND, message=f"a command must be a JSON object with a 'type' ({err['msg']})")
-    path = ".".join(str(p) for p in loc)
-    got = repr(err.get("input"))
-    if len(got) > 60:
-        got = got[:57] + "..."
+    path = _short(".".join(str(p) for p in loc))
+    got = _short(repr(err.get("input")))
     return ErrorReply(
         code=ErrorCode.INVALID_COMMAND,
         message=f"field '{path}': {err['msg']} (got {got})",

@@ -70,6 +70,9 @@ class _Message(BaseModel):
 
 
 class _Command(_Message):
+    # Strict: "5" is not a number and true is not a version; a typed protocol says so.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
     v: int = PROTOCOL_VERSION
     """Protocol version the client speaks."""
 

@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  sttd                          embedded tiny.en model on the CPU\n"
             "  sttd --model small.en         a larger model (downloaded where a network exists)\n"
             "  sttd --injector stdout        print phrases instead of typing them\n"
-            "  STT_SOCKET=stt-test sttd      a second, independent profile\n\n"
+            "  STT_SOCKET=stt-test sttd      a second, independent profile\n"
+            "  sttd --remote tcp://whisper.lan:10300           a Wyoming server (wyoming-faster-whisper)\n"
+            "  STT_API_KEY=... sttd --remote https://api.openai.com/v1   an OpenAI-compatible endpoint\n\n"
             "exit codes: 0 clean, 1 failure, 2 bad option/config, 3 already running, 4 model failed to load"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -53,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type-delay", dest="type_delay_ms", type=int, help="milliseconds between keystrokes (default: per backend)")
     p.add_argument("--notifications", dest="notifications", action=argparse.BooleanOptionalAction, default=None, help="desktop notifications via notify-send")
     p.add_argument("--focus-guard", dest="focus_guard", action=argparse.BooleanOptionalAction, default=None, help="hold text when focus moved away (default on)")
+    p.add_argument("--remote", help="transcribe on a server: tcp://HOST:PORT or unix:///PATH (Wyoming), http(s)://HOST[:PORT]/v1 (OpenAI-compatible)")
+    p.add_argument("--remote-model", dest="remote_model", help="model name sent to the remote server")
+    p.add_argument("--api-key-file", dest="api_key_file", type=Path, help="file holding the remote API key (else $STT_API_KEY; never on the command line)")
+    p.add_argument("--remote-timeout", dest="remote_timeout", type=float, help="seconds one phrase may take remotely (default 10)")
     p.add_argument("--log-level", dest="log_level", choices=["debug", "info", "warning", "error"], help="stderr log level (default info)")
     p.add_argument("--config", type=Path, help="configuration file (default $XDG_CONFIG_HOME/stt/config.toml)")
     p.add_argument("--print-config", action="store_true", help="print the effective configuration with the source of each value, and exit")
@@ -64,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 FLAG_KEYS = (
     "model", "device", "compute_type", "language", "injector", "input_device", "pause", "max_phrase",
     "initial_prompt", "beam_size", "type_delay_ms", "notifications", "focus_guard", "log_level",
+    "remote", "remote_model", "api_key_file", "remote_timeout",
 )
 
 
@@ -154,7 +161,24 @@ def main(argv: list[str] | None = None) -> int:
     from .transcriber import LocalWhisper
 
     injector = choose(settings.injector, settings.type_delay_ms)
-    transcriber = LocalWhisper(settings)
+    if settings.remote:
+        from .remote import make_remote
+
+        try:
+            transcriber = make_remote(
+                settings.remote,
+                language=settings.language,
+                initial_prompt=settings.initial_prompt,
+                remote_model=settings.remote_model,
+                api_key_file=settings.api_key_file,
+                timeout=settings.remote_timeout,
+                max_in_flight=settings.max_in_flight,
+            )
+        except ValueError as exc:
+            print(f"sttd: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    else:
+        transcriber = LocalWhisper(settings)
     code = uvloop.run(serve(settings, sock, transcriber, injector))
     sys.stdout.flush()
     sys.stderr.flush()

@@ -119,6 +119,10 @@ def load(
         for err in exc.errors(include_url=False):
             key = str(err["loc"][0]) if err["loc"] else "?"
             value = merged.get(key, err.get("input"))
+            if key == "remote":
+                from .remote import display_uri
+
+                value = display_uri(str(value))  # a URI may carry credentials
             lines.append(f"setting '{key}' = {value!r} (from {sources.get(key, 'defaults')}): {err['msg']}")
         raise ConfigError(lines) from None
     for key in Settings.model_fields:
@@ -130,6 +134,10 @@ def render(loaded: Loaded) -> str:
     """The effective configuration as TOML-like lines, each with its source."""
     lines = []
     data = loaded.settings.model_dump(mode="json")
+    if data.get("remote"):
+        from .remote import display_uri
+
+        data["remote"] = display_uri(data["remote"])
     for key in configurable():
         value = data[key]
         if value is None:

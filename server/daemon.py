@@ -87,6 +87,9 @@ class Daemon:
         self.state: State = "loading"
         self.error: str | None = None
         self._audio_error: str | None = None
+        self._backend_error: str | None = None
+        self._fallback: Transcriber | None = None
+        self._fallback_lock = asyncio.Lock()
         self._inject_error: str | None = None
         self.started = time.time()
         self.stopping = asyncio.Event()
@@ -117,7 +120,7 @@ class Daemon:
 
     def _refresh(self) -> None:
         """Derive state and error from the facts, and publish a change."""
-        error = self._audio_error or self._inject_error
+        error = self._audio_error or self._backend_error or self._inject_error
         if not self.ready.is_set():
             state: State = "loading"
         elif self.recording is not None:
@@ -205,6 +208,8 @@ class Daemon:
         self._mic.shutdown()
         self._vad_pool.shutdown(wait=False, cancel_futures=True)
         await self.transcriber.close()
+        if self._fallback is not None:
+            await self._fallback.close()
         await self.history.close()
 
     # --- commands ---------------------------------------------------------------
@@ -390,7 +395,9 @@ class Daemon:
                 fut.add_done_callback(lambda f: f.cancelled() or f.exception())
                 rec.specs[ev.pid] = fut
         elif isinstance(ev, Retract):
-            rec.specs.pop(ev.pid, None)
+            stale = rec.specs.pop(ev.pid, None)
+            if stale is not None:
+                stale.cancel()  # a remote request stops; a local decode finishes unseen
         elif isinstance(ev, Phrase):
             spec = rec.specs.pop(ev.pid, None) if ev.speculated else None
             seq = self._next_seq
@@ -414,7 +421,10 @@ class Daemon:
         try:
             await self.history.add(seq, rec.number, len(ph.audio) / SAMPLE_RATE, speech_end)
             await self.spool.write(seq, rec.number, ph.audio)
-            result = await (spec if spec is not None else self._decode(ph.audio))
+            result = await self._transcribe(rec, seq, ph.audio, spec)
+            if result is None:  # cancelled while it waited for a retry
+                await self.spool.remove(seq, rec.number)
+                return
             delay = self.settings.test_transcribe_delays.get(seq)
             if delay:
                 await asyncio.sleep(delay)
@@ -434,13 +444,60 @@ class Daemon:
                 self.bus.publish(PhraseEvent(entry=entry, latency=time.time() - speech_end))
             self.typist.deliver(Ready(seq, rec.number, text or None, speech_end, rec.window))
             delivered = True
-        except TranscribeError as exc:
-            log.error("phrase %d could not be transcribed: %s (its audio stays in the spool)", seq, exc)
-            await self.history.update(seq, status="failed", note=f"transcription failed: {exc}")
-            self.bus.publish(Fault(code=ErrorCode.TRANSCRIBE_FAILED, message=f"phrase {seq}: {exc}", at=time.time()))
         finally:
             if not delivered:
                 self.typist.deliver(Ready(seq, rec.number, None, speech_end))
+
+    async def _transcribe(self, rec: Recording, seq: int, audio: np.ndarray, spec: asyncio.Future | None):
+        """Transcribe, retrying with backoff until it works; None if the recording was cancelled.
+
+        A phrase is never dropped for a failed call: its audio stays in the spool, later
+        phrases wait behind it in the typist, and after `fallback_after` tries the
+        embedded model may take over.
+        """
+        attempt = 0
+        while True:
+            try:
+                result = await (spec if spec is not None else self._decode(audio))
+                if attempt:
+                    self._backend_error = None
+                    self._refresh()
+                return result
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if spec is None or (task is not None and task.cancelling()):
+                    raise  # this task is being cancelled (shutdown)
+                spec = None  # only the speculative guess was cancelled: decode for real
+                continue
+            except TranscribeError as exc:
+                spec = None
+                attempt += 1
+                if rec.cancelled:
+                    return None
+                if self.settings.fallback == "local" and attempt >= self.settings.fallback_after and self.transcriber.backend != "local":
+                    log.warning("phrase %d: %s; falling back to the embedded model", seq, exc)
+                    return await (await self._fallback_model()).transcribe(audio)
+                wait = min(0.5 * 2 ** (attempt - 1), 15.0)
+                msg = f"transcription of phrase {seq} failed (try {attempt}): {exc}; retrying in {wait:g} s"
+                log.warning("%s", msg)
+                self._backend_error = msg
+                self.bus.publish(Fault(code=ErrorCode.TRANSCRIBE_FAILED, message=msg, at=time.time()))
+                self._refresh()
+                await self.history.update(seq, note=msg)
+                await asyncio.sleep(wait)
+                if rec.cancelled:
+                    return None
+
+    async def _fallback_model(self) -> Transcriber:
+        """The embedded model, loaded on first need."""
+        async with self._fallback_lock:
+            if self._fallback is None:
+                from .transcriber import LocalWhisper
+
+                model = LocalWhisper(self.settings.model_copy(update={"model": None}))
+                await model.load()
+                self._fallback = model
+            return self._fallback
 
     async def transcribe_files(self, paths: list[str]) -> BaseModel:
         """`stt transcribe`: the warm model on whole files."""

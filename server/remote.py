@@ -199,16 +199,16 @@ def _file_deadline(timeout: float, seconds: float) -> float:
 class _Remote(Transcriber):
     """What both protocols share: the target, a deadline, one phrase at a time."""
 
-    def __init__(self, target: RemoteTarget, *, language: str | None, timeout: float) -> None:
+    def __init__(self, target: RemoteTarget, *, language: str | None, timeout: float, max_in_flight: int = 2) -> None:
         if not timeout > 0:
             raise ValueError("the remote timeout must be positive")
         self.target = target
         self.backend = target.display
         self.language = language
         self.timeout = float(timeout)
-        # Phrases go one at a time like the local model's single worker: a later phrase
-        # waits for the earlier one, and its own deadline starts when it is sent.
-        self._lock = asyncio.Lock()
+        # Up to `max_in_flight` phrases at once: a network round trip must not serialise
+        # speech. Each phrase's deadline starts when it is sent, not while it waits here.
+        self._lock = asyncio.Semaphore(max(1, max_in_flight))
 
     async def transcribe(self, audio: np.ndarray) -> Transcript:
         """Transcribe one phrase within the per-phrase timeout."""
@@ -263,14 +263,14 @@ class WyomingTranscriber(_Remote):
         model: str | None = None,
         initial_prompt: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        max_in_flight: int = 2,
     ) -> None:
         if target.protocol != "wyoming":
             raise ValueError(f"{target.display} is not a Wyoming URI")
-        super().__init__(target, language=language, timeout=timeout)
+        super().__init__(target, language=language, timeout=timeout, max_in_flight=max_in_flight)
         self.model = model
         self.model_name = model or "(server default)"
         self.initial_prompt = initial_prompt
-        self._client = None
 
     def _new_client(self):
         try:
@@ -322,7 +322,6 @@ class WyomingTranscriber(_Remote):
         pcm = _pcm16(audio)
         step = CHUNK_SAMPLES * 2
         client = self._new_client()
-        self._client = client
         try:
             try:
                 await client.connect()
@@ -350,17 +349,8 @@ class WyomingTranscriber(_Remote):
         except (KeyError, TypeError, ValueError) as exc:
             raise TranscribeError(f"Wyoming server {self.backend} sent a malformed event: {exc!r}") from exc
         finally:
-            self._client = None
+            # Also on cancellation (a timeout): each phrase drops its own connection.
             _drop(client)
-
-    async def _abort(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            _drop(client)
-
-    async def close(self) -> None:
-        """Drop a connection still open."""
-        await self._abort()
 
 
 def _drop(client) -> None:
@@ -383,10 +373,11 @@ class OpenAITranscriber(_Remote):
         initial_prompt: str | None = None,
         api_key_file: str | os.PathLike | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        max_in_flight: int = 2,
     ) -> None:
         if target.protocol != "openai":
             raise ValueError(f"{target.display} is not an http(s) URI")
-        super().__init__(target, language=language, timeout=timeout)
+        super().__init__(target, language=language, timeout=timeout, max_in_flight=max_in_flight)
         self.model = model or DEFAULT_OPENAI_MODEL
         self.model_name = self.model
         self.initial_prompt = initial_prompt
@@ -562,13 +553,16 @@ def make_remote(
     remote_model: str | None = None,
     api_key_file: str | os.PathLike | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    max_in_flight: int = 2,
 ) -> Transcriber:
     """The transcriber for `uri`; ValueError (with what is expected) for a URI it cannot use."""
     target = parse_remote(uri)
     if target.protocol == "wyoming":
         if api_key_file:
             log.warning("an API key file means nothing to a Wyoming server (%s); it is not read", target.display)
-        return WyomingTranscriber(target, language=language, model=remote_model, initial_prompt=initial_prompt, timeout=timeout)
+        return WyomingTranscriber(
+            target, language=language, model=remote_model, initial_prompt=initial_prompt, timeout=timeout, max_in_flight=max_in_flight
+        )
     return OpenAITranscriber(
         target,
         language=language,
@@ -576,4 +570,5 @@ def make_remote(
         initial_prompt=initial_prompt,
         api_key_file=api_key_file,
         timeout=timeout,
+        max_in_flight=max_in_flight,
     )

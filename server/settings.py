@@ -55,6 +55,20 @@ class Settings(BaseModel):
     """Desktop notifications through notify-send."""
     focus_guard: bool = True
     """Hold a phrase instead of typing it when focus moved to another window."""
+    remote: str | None = None
+    """tcp://HOST:PORT or unix:///PATH (Wyoming), http(s)://HOST[:PORT]/v1 (OpenAI-compatible); None is the local model."""
+    remote_model: str | None = None
+    """Model name sent to the remote (OpenAI default whisper-1; Wyoming: the server's own)."""
+    api_key_file: Path | None = None
+    """File holding the bearer key of an OpenAI-compatible server (else $STT_API_KEY)."""
+    remote_timeout: float = Field(default=10.0, gt=0.0, le=300.0)
+    """Seconds one phrase may take on the remote server."""
+    max_in_flight: int = Field(default=2, ge=1, le=16)
+    """Phrases sent to a remote server at once."""
+    fallback: Literal["none", "local"] = "none"
+    """`local`: after `fallback_after` failed tries, transcribe with the embedded model."""
+    fallback_after: int = Field(default=3, ge=1, le=100)
+    """Failed remote tries of one phrase before the fallback takes it."""
     state_dir: Path = Field(default_factory=default_state_dir)
     """Where the history and the audio spool live."""
     socket: str = ""
@@ -66,11 +80,21 @@ class Settings(BaseModel):
     test_inject_delay: float = Field(default=0.0, ge=0.0, le=60.0)
     """Test hook: seconds to wait before each typing call."""
 
-    @field_validator("model", "initial_prompt", "input_device", "type_delay_ms", mode="before")
+    @field_validator("model", "initial_prompt", "input_device", "type_delay_ms", "remote", "remote_model", "api_key_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, v):
         # TOML and the environment have no null: an empty string means "not set".
         return None if v == "" else v
+
+    @field_validator("remote")
+    @classmethod
+    def _remote(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        from .remote import parse_remote
+
+        parse_remote(v)  # its ValueError says what is expected, without secrets
+        return v.strip()
 
     @field_validator("language")
     @classmethod

@@ -1,0 +1,86 @@
+"""Word error rate of live dictation, local and remote, against offline transcription.
+
+One playback of the 30 recordings is heard at once by three servers recording from
+the same virtual microphone: the local model, a real wyoming-faster-whisper and a
+real faster-whisper-server. The same speech, the same segmentation, three backends.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import wave
+
+import numpy as np
+import pytest
+
+from server.transcriber import embedded_model_path
+from tests.e2e.conftest import audio_env, finish, history, start_recording
+from tests.server.test_remote import free_port, openai_server, start_wyoming, wait_wyoming  # noqa: F401 (fixture)
+from tests.speech import clips, wer
+
+
+def concat(paths, out, gap_s: float) -> None:
+    """Write the clips one after another with silence between."""
+    frames = []
+    gap = np.zeros(int(16000 * gap_s), dtype=np.int16)
+    for p in paths:
+        with wave.open(str(p)) as w:
+            assert w.getframerate() == 16000 and w.getnchannels() == 1
+            frames += [np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16), gap]
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.concatenate(frames).tobytes())
+
+
+@pytest.fixture(scope="module")
+def wyoming_tcp(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wy-e2e")
+    uri = f"tcp://127.0.0.1:{free_port()}"
+    srv = start_wyoming(uri, d, d / "server.log")
+    try:
+        wait_wyoming(srv, uri)
+        yield uri
+    finally:
+        srv.kill()
+
+
+def live_text(srv) -> str:
+    return " ".join(line.strip() for line in srv.stdout().splitlines() if line.strip())
+
+
+def test_live_word_error_rate_local_and_remote(sttd_factory, mic, tmp_path, wyoming_tcp, openai_server):
+    items = clips()
+    assert len(items) == 30
+    long_wav = tmp_path / "all.wav"
+    concat([c.path for c in items], long_wav, gap_s=1.2)
+    env = audio_env(mic)
+    servers = {
+        "local": sttd_factory(injector="stdout", env=env, wait="idle"),
+        "wyoming": sttd_factory("--remote", wyoming_tcp, injector="stdout", env=env, wait="idle"),
+        "openai": sttd_factory("--remote", openai_server, injector="stdout", env=env, wait="idle"),
+    }
+    assert json.loads(servers["wyoming"].client("status", "--json").stdout)["backend"] == wyoming_tcp
+    for srv in servers.values():
+        start_recording(srv)
+    mic.play(long_wav)
+    mic.play_silence(1.5)
+    for srv in servers.values():
+        finish(srv, timeout=60)
+    offline = servers["local"].client("transcribe", "--json", *[str(c.path) for c in items], timeout=300)
+    assert offline.returncode == 0, offline.stderr
+    reference = " ".join(c.reference for c in items)
+    offline_wer = wer([reference], [" ".join(f["text"] for f in json.loads(offline.stdout))])
+    got = {name: wer([reference], [live_text(srv)]) for name, srv in servers.items()}
+    print(f"offline {offline_wer:.2%}; live " + ", ".join(f"{k} {v:.2%}" for k, v in got.items()), file=sys.stderr)
+    assert offline_wer < 0.12
+    assert got["local"] <= offline_wer + 0.02
+    assert abs(got["wyoming"] - got["local"]) <= 0.01
+    assert abs(got["openai"] - got["local"]) <= 0.01
+    for name, srv in servers.items():
+        # Every typed phrase is in the history in order; nothing is left in the spool.
+        typed = [e["text"] for e in history(srv, 500) if e["status"] == "typed"]
+        assert " ".join(typed) == live_text(srv), name
+        assert not list((srv.root / "state" / "spool").glob("*.wav")), name
