@@ -36,6 +36,7 @@ commands:
   transcribe FILE...     transcribe audio files with the server's warm model
   paste                  type the text held back because focus moved
   shutdown               stop the server
+  completion bash|zsh    print a shell completion script
 
 examples:
   stt toggle             # in your window manager: bindsym $mod+d exec stt toggle

@@ -20,7 +20,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 def run(cmd: str, rest: list[str]) -> int:
     """Dispatch a non-hotkey command."""
-    handlers = {"status": status, "tail": tail, "history": history, "transcribe": transcribe}
+    handlers = {"status": status, "tail": tail, "history": history, "transcribe": transcribe, "completion": completion}
     if cmd in ("toggle", "start", "stop", "cancel", "paste", "shutdown"):
         print(f"stt {cmd}: takes no arguments", file=sys.stderr)
         return EXIT_USAGE
@@ -201,4 +201,62 @@ def transcribe(rest: list[str]) -> int:
         return EXIT_OK
     for f in reply["files"]:
         print(f"{f['path']}: {f['text']}" if len(paths) > 1 else f["text"])
+    return EXIT_OK
+
+
+COMMANDS = ["toggle", "start", "stop", "cancel", "status", "tail", "history", "transcribe", "paste", "shutdown", "completion"]
+OPTIONS = {
+    "status": ["--json", "--format", "--watch"],
+    "tail": ["--json", "-n"],
+    "history": ["--json", "-n"],
+    "transcribe": ["--json"],
+    "completion": ["bash", "zsh"],
+}
+
+BASH = """# bash completion for stt: eval "$(stt completion bash)"
+_stt() {
+    local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]}
+    if [ "$COMP_CWORD" -eq 1 ]; then
+        COMPREPLY=($(compgen -W "%(commands)s" -- "$cur"))
+        return
+    fi
+    case "$cmd" in
+%(cases)s
+    esac
+}
+complete -o default -F _stt stt
+"""
+
+ZSH = """#compdef stt
+# zsh completion for stt: stt completion zsh > "${fpath[1]}/_stt"
+_stt() {
+    if (( CURRENT == 2 )); then
+        compadd -- %(commands)s
+        return
+    fi
+    case "$words[2]" in
+%(cases)s
+    esac
+}
+compdef _stt stt
+"""
+
+
+def completion(rest: list[str]) -> int:
+    """`stt completion bash|zsh`: print a completion script."""
+    if rest not in (["bash"], ["zsh"]):
+        print("usage: stt completion bash|zsh", file=sys.stderr)
+        return EXIT_USAGE
+    commands = " ".join(COMMANDS)
+    if rest == ["bash"]:
+        cases = "\n".join(
+            f'        {c}) COMPREPLY=($(compgen -W "{" ".join(o)}" -- "$cur")){"; compopt -o default" if c == "transcribe" else ""} ;;'
+            for c, o in OPTIONS.items()
+        )
+        print(BASH % {"commands": commands, "cases": cases}, end="")
+    else:
+        cases = "\n".join(
+            f"        {c}) compadd -- {' '.join(o)}{'; _files' if c == 'transcribe' else ''} ;;" for c, o in OPTIONS.items()
+        )
+        print(ZSH % {"commands": commands, "cases": cases}, end="")
     return EXIT_OK

@@ -49,6 +49,7 @@ from .events import EventBus
 from .guard import judge
 from .history import History
 from .injector import Injector, clean
+from .notify import Notifier
 from .segmenter import SAMPLE_RATE, Phrase, Retract, Segmenter, Speculate, StreamingVad
 from .settings import Settings
 from .spool import Spool, read_wav
@@ -90,6 +91,7 @@ class Daemon:
         self._backend_error: str | None = None
         self._fallback: Transcriber | None = None
         self._fallback_lock = asyncio.Lock()
+        self.notify = Notifier(settings.notifications)
         self._inject_error: str | None = None
         self.started = time.time()
         self.stopping = asyncio.Event()
@@ -153,6 +155,7 @@ class Daemon:
             first_seq=self._next_seq,
             focus_guard=self.settings.focus_guard,
             on_error=self._on_inject_error,
+            notify=self.notify,
             pre_type_delay=self.settings.test_inject_delay,
         )
         self._spawn(self.typist.run(), "typist")
@@ -294,6 +297,7 @@ class Daemon:
                 self.recording = None
                 self._fault(ErrorCode.AUDIO, str(exc))
                 return
+        self._spawn(self.notify("stt: listening", f"recording {rec.number}"), "notify")
         if self.settings.focus_guard:
             rec.window = await self.injector.focused_window()
 
@@ -317,6 +321,7 @@ class Daemon:
     def _fault(self, code: ErrorCode, message: str) -> None:
         log.error("%s", message)
         self.bus.publish(Fault(code=code, message=message, at=time.time()))
+        self._spawn(self.notify("stt: error", message, "critical"), "notify")
         if code == ErrorCode.AUDIO:
             self._audio_error = message
         self._refresh()
@@ -346,6 +351,7 @@ class Daemon:
             self._fault(ErrorCode.AUDIO, fault)
         else:
             self._refresh()
+            self._spawn(self.notify("stt: stopped", "cancelled" if cancel else f"recording {rec.number}"), "notify")
 
     async def _close(self, rec: Recording) -> None:
         """Close the microphone, then let the segmenter flush the last phrase (unless cancelled)."""

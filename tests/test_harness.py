@@ -70,7 +70,7 @@ def record_briefly():
     try:
         sd.rec(1600, samplerate=16000, channels=1, dtype="float32", blocking=True)
         return "RECORDED"
-    except sd.PortAudioError as exc:
+    except sd.PortAudioError:
         return "OPEN_FAILED"
 
 stream = sd.InputStream(samplerate=16000, channels=1, dtype="float32", callback=lambda *a: None)

@@ -1,0 +1,37 @@
+"""Optional desktop notifications through `notify-send`; a missing tool is skipped quietly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    """Sends notifications when enabled; never blocks the loop and never raises."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._warned = False
+
+    async def __call__(self, summary: str, body: str = "", urgency: str = "normal") -> None:
+        """Show one notification, fire and forget (bounded to 2 s)."""
+        if not self.enabled:
+            return
+        if shutil.which("notify-send") is None:
+            if not self._warned:
+                log.info("notifications are on but notify-send is not installed; skipping them")
+                self._warned = True
+            return
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "notify-send", "--app-name=stt", f"--urgency={urgency}", "--expire-time=3000", summary, body,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            await asyncio.wait_for(proc.wait(), 2.0)
+        except (OSError, TimeoutError) as exc:
+            if not self._warned:
+                log.info("notify-send failed (%s); later failures are not logged", exc)
+                self._warned = True

@@ -1,0 +1,28 @@
+"""The systemd user unit, checked by systemd itself."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import PYTHON, REPO, base_env, unique_socket_name
+
+
+def test_install_service_writes_a_unit_systemd_accepts(tmp_path):
+    env = base_env(unique_socket_name(), extra={"XDG_CONFIG_HOME": str(tmp_path)})
+    r = subprocess.run([PYTHON, "-m", "server", "--install-service"], cwd=REPO, env=env, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert "systemctl --user enable --now sttd" in r.stdout
+    unit = tmp_path / "systemd" / "user" / "sttd.service"
+    text = unit.read_text()
+    assert "Restart=on-failure" in text
+    assert "RestartPreventExitStatus=2 3 4" in text
+    exec_start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    assert exec_start.split("=", 1)[1].split()[0].startswith("/")
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is missing: scripts/test installs the systemd package")
+    v = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert v.returncode == 0, v.stderr
+    assert "sttd.service" not in v.stderr, v.stderr  # no warning about our unit
