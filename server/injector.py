@@ -91,36 +91,42 @@ class Injector(ABC):
 
 
 class XdotoolInjector(Injector):
-    """X11: `xdotool type`, ASCII fast, and text with other characters at the delay that delivers them."""
+    """X11: `xdotool type`, with characters the keymap lacks bound to spare keys first."""
 
     name = "xdotool"
     tools = ("xdotool",)
     FAST_DELAY_MS = 2
     """Key delay for runs of ASCII, measured under Xvfb+xterm to drop nothing."""
     SAFE_DELAY_MS = 12
-    """xdotool's default; characters outside the keymap need it (it remaps a key for each)."""
+    """xdotool's default, for characters that could not be bound to a spare key."""
 
     def problem(self) -> str | None:
         """Missing xdotool or no DISPLAY."""
         return super().problem() or (None if os.environ.get("DISPLAY") else "DISPLAY is not set")
 
-    def runs(self, text: str) -> list[tuple[str, int]]:
-        """(text, delay) calls: ASCII fast; anything else whole, at the safe delay.
+    async def delay_for(self, text: str) -> int:
+        """The key delay for this text, binding characters the keymap lacks first.
 
-        Splitting mixed text into runs typed by separate processes dropped the first
-        remapped character now and then (xterm had not seen the keymap change yet).
+        xdotool's own remapping of a missing character races the client and drops
+        it at any delay; once bound, accented letters type as reliably as ASCII.
         """
         if self.delay_ms is not None:
-            return [(text, self.delay_ms)]
-        return [(text, self.FAST_DELAY_MS if text.isascii() else self.SAFE_DELAY_MS)]
+            return self.delay_ms
+        if text.isascii():
+            return self.FAST_DELAY_MS
+        from .keymap import KeymapError, bind_characters
+
+        try:
+            unbound = await asyncio.to_thread(bind_characters, os.environ.get("DISPLAY", ""), text)
+        except KeymapError as exc:
+            log.info("cannot extend the keymap (%s); typing non-ASCII slowly", exc)
+            return self.SAFE_DELAY_MS
+        return self.SAFE_DELAY_MS if unbound else self.FAST_DELAY_MS
 
     async def type(self, text: str) -> None:
-        """One xdotool call per run: after `--` xdotool takes every argument as text, so runs cannot chain."""
-        for run, delay in self.runs(text):
-            await run_tool(
-                ["xdotool", "type", "--clearmodifiers", "--delay", str(delay), "--", run],
-                timeout=self._timeout(run, delay),
-            )
+        """One xdotool call per phrase (after `--` xdotool reads every argument as text)."""
+        delay = await self.delay_for(text)
+        await run_tool(["xdotool", "type", "--clearmodifiers", "--delay", str(delay), "--", text], timeout=self._timeout(text, delay))
 
     async def focused_window(self) -> str | None:
         """`xdotool getactivewindow`, falling back to getwindowfocus (no window manager)."""

@@ -86,6 +86,11 @@ class Settings(BaseModel):
         # TOML and the environment have no null: an empty string means "not set".
         return None if v == "" else v
 
+    @field_validator("api_key_file", "state_dir")
+    @classmethod
+    def _home(cls, v: Path | None) -> Path | None:
+        return v.expanduser() if v is not None else None
+
     @field_validator("remote")
     @classmethod
     def _remote(cls, v: str | None) -> str | None:

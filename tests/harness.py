@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import select
 import shutil
@@ -13,7 +11,7 @@ import tempfile
 import threading
 import time
 import wave
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, Self
 
@@ -114,60 +112,6 @@ def _wav_duration(path: Path) -> float | None:
             return wav.getnframes() / wav.getframerate()
     except (wave.Error, EOFError):
         return None
-
-
-def _keysym(char: str) -> int:
-    """Return the X keysym of a character (Latin-1 keysyms equal the code point, others are 0x1000000 + it)."""
-    code = ord(char)
-    return code if 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF else 0x1000000 + code
-
-
-def _add_keysyms(display: str, keysyms: Sequence[int], keep_free: int) -> list[int]:
-    """Bind keysyms missing from the keyboard map to unused keycodes; return those already present or bound."""
-    xlib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
-    xlib.XOpenDisplay.restype = ctypes.c_void_p
-    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    xlib.XDisplayKeycodes.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
-    xlib.XGetKeyboardMapping.restype = ctypes.POINTER(ctypes.c_ulong)
-    xlib.XGetKeyboardMapping.argtypes = [ctypes.c_void_p, ctypes.c_ubyte, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
-    keysym_array = ctypes.POINTER(ctypes.c_ulong)
-    xlib.XChangeKeyboardMapping.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, keysym_array, ctypes.c_int]
-    xlib.XFree.argtypes = [ctypes.c_void_p]
-    xlib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
-    xlib.XSetErrorHandler.restype = ctypes.c_void_p
-    # Xlib's default error handler calls exit(); record errors instead.
-    x_errors: list[int] = []
-    handler = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(lambda _d, _e: x_errors.append(1) or 0)
-
-    dpy = xlib.XOpenDisplay(display.encode())
-    if not dpy:
-        raise HarnessError(f"cannot open X display {display}")
-    previous = xlib.XSetErrorHandler(handler)
-    try:
-        low, high = ctypes.c_int(), ctypes.c_int()
-        xlib.XDisplayKeycodes(dpy, ctypes.byref(low), ctypes.byref(high))
-        count, per = high.value - low.value + 1, ctypes.c_int()
-        mapping = xlib.XGetKeyboardMapping(dpy, low.value, count, ctypes.byref(per))
-        rows = [[mapping[i * per.value + j] for j in range(per.value)] for i in range(count)]
-        xlib.XFree(mapping)
-        present = {sym for row in rows for sym in row}
-        free = [low.value + i for i, row in enumerate(rows) if not any(row)]
-        missing = [sym for sym in dict.fromkeys(keysyms) if sym not in present]
-        # Leave keep_free keycodes for xdotool's own scratch bindings.
-        usable = free[keep_free:]
-        bound = missing[: len(usable)]
-        for keycode, sym in zip(usable, bound, strict=False):
-            # Same keysym shifted and unshifted so stray modifiers cannot change it.
-            entry = (ctypes.c_ulong * per.value)(*([sym, sym] + [0] * (per.value - 2)))
-            xlib.XChangeKeyboardMapping(dpy, keycode, per.value, entry, 1)
-        xlib.XSync(dpy, 0)
-    finally:
-        xlib.XSetErrorHandler(ctypes.c_void_p(previous))
-        xlib.XCloseDisplay(dpy)
-    if x_errors:
-        raise HarnessError(f"the X server rejected {len(x_errors)} keyboard map change(s)")
-    return [sym for sym in keysyms if sym in present or sym in bound]
 
 
 class VirtualMicrophone:
@@ -640,9 +584,12 @@ class VirtualDisplay:
         # --delay; when the client reads the key after the revert the
         # character is dropped or replaced, at any delay. Characters that are
         # in the keymap are typed like plain ASCII, reliably.
-        printable = [char for char in dict.fromkeys(text) if char.isprintable()]
-        mapped = set(_add_keysyms(self.env["DISPLAY"], [_keysym(char) for char in printable], keep_free=1))
-        return "".join(char for char in printable if _keysym(char) not in mapped)
+        from server.keymap import KeymapError, bind_characters
+
+        try:
+            return bind_characters(self.env["DISPLAY"], text)
+        except KeymapError as exc:
+            raise HarnessError(str(exc)) from exc
 
     def open_capture_window(
         self, path: str | os.PathLike[str] | None = None, *, title: str | None = None, focus: bool = True

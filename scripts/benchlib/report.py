@@ -52,6 +52,10 @@ def table(results: list[SectionResult]) -> str:
         rows: list[Row] = r.rows
         if r.error:
             rows = [Row(r.name, "section failed", f"ERROR: {r.error}", "", "", None)] + rows
+        cont = (r.data or {}).get("contention")
+        if cont and cont.get("others_cores") is not None and rows:
+            rows = list(rows)
+            rows[0] = Row(**{**rows[0].as_dict(), "figure": rows[0].figure + f" [others used {cont['others_cores']:.2f} cores meanwhile]"})
         for row in rows:
             met = "" if row.met is None else ("yes" if row.met else "**NO**")
             lines.append("| " + " | ".join(_cell(x) for x in (row.section, row.figure, row.measured, row.reference, row.target, met)) + " |")
@@ -63,8 +67,8 @@ def machine_line(m: dict, quick: bool) -> str:
     during = m.get("loadavg_during") or {}
     if during.get("mean") is not None:
         load_s = f"; 1-min load average during the run mean {during['mean']:.1f}, max {during['max']:.1f}"
-    if m.get("machine_busy_during") is not None:
-        load_s += f"; all cores {m['machine_busy_during'] * 100:.0f}% busy on average (this benchmark included)"
+    if m.get("others_cores_during") is not None:
+        load_s += f"; processes other than this benchmark's used {m['others_cores_during']:.2f} of {m['cores']} cores on average"
     return (
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, Linux {m['kernel']}; {m['date']}"
         f"{load_s}; {'--quick run' if quick else 'full run'} ({m.get('wall_s', 0):.0f} s)."

@@ -150,6 +150,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _tree_seconds(pid: int) -> float:
+    """utime + stime + cutime + cstime of a live process (its reaped children included)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_jiffies() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine, all cores, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = v[3] + v[4]
+    return (sum(v) - idle) / hz, sum(v) / hz
+
+
 def rss_bytes(pid: int) -> int:
     """VmRSS of a process."""
     with open(f"/proc/{pid}/status") as f:
@@ -258,6 +277,24 @@ class Rig:
                     log(f"cleanup: {type(dev).__name__}.stop failed: {exc}")
         self.display = self.mic = self.window = None
 
+    def our_cpu_seconds(self) -> float:
+        """CPU used so far by this benchmark and everything it started (live or reaped)."""
+        t = os.times()
+        total = t.user + t.system + t.children_user + t.children_system
+        pids = []
+        if self.sttd is not None and self.sttd.poll() is None:
+            pids.append(self.sttd.pid)
+        for proc in (getattr(self.mic, "_daemon", None), getattr(self.display, "_server", None)):
+            if proc is not None and proc.poll() is None:
+                pids.append(proc.pid)
+        for w in getattr(self.display, "_windows", None) or []:
+            if w.process.poll() is None:
+                pids.append(w.process.pid)
+        return total + sum(_tree_seconds(p) for p in pids)
+
+    def contention(self) -> "Contention":
+        return Contention(self)
+
     # --- talking to sttd --------------------------------------------------------
 
     def log_text(self) -> str:
@@ -346,3 +383,28 @@ class Rig:
             if now > deadline:
                 raise BenchError(f"server not quiet within {timeout:.0f} s")
             time.sleep(0.05)
+
+
+class Contention:
+    """How much CPU processes other than this benchmark's used between creation and `stop()`."""
+
+    def __init__(self, rig: Rig) -> None:
+        self._rig = rig
+        self._m0 = machine_jiffies()
+        self._o0 = rig.our_cpu_seconds()
+        self._t0 = time.monotonic()
+        self.result: dict | None = None
+
+    def stop(self) -> dict:
+        m1 = machine_jiffies()
+        o1 = self._rig.our_cpu_seconds()
+        wall = time.monotonic() - self._t0
+        busy = m1[0] - self._m0[0]
+        ours = o1 - self._o0
+        self.result = {
+            "wall_s": wall,
+            "machine_busy_cores": busy / wall if wall > 0 else None,
+            "ours_cores": ours / wall if wall > 0 else None,
+            "others_cores": max(busy - ours, 0.0) / wall if wall > 0 else None,
+        }
+        return self.result

@@ -297,6 +297,7 @@ def live_clips(rig: Rig, opts, clips) -> dict:
             "speech_end_in_clip": end_s,
             "e2e_raw": (t_growth - speech_end_wall) if t_growth is not None else None,
             "timed_out": timed_out,
+            "load1": os.getloadavg()[0],
             "phrases": len(phrases),
             "statuses": sorted({p.get("status") for p in phrases.values()}),
         }

@@ -42,21 +42,28 @@ def test_dictation_is_typed_into_the_focused_window(sttd_factory, mic, display):
 
 
 def test_unicode_arrives_intact_through_xdotool(display):
+    """Accented letters, dashes and quotes, each text with characters the keymap has never seen."""
     win = display.open_capture_window()
-    text = "Café naïve résumé — déjà vu, Zoë’s “quotes” and ASCII after it."
+    texts = [
+        "Café naïve résumé — déjà vu, Zoë’s “quotes” and ASCII after it.",
+        " Ångström, Ørsted and the Æsir… ",
+        "Łódź: żółć – ĳ ŋ ħ, then plain words again",
+    ]
     env = audio_env(display)
 
     async def go():
         old = dict(os.environ)
         os.environ.update(env)
         try:
-            await XdotoolInjector().type(text)
+            for text in texts:
+                await XdotoolInjector().type(text)
         finally:
             os.environ.clear()
             os.environ.update(old)
 
     asyncio.run(asyncio.wait_for(go(), 30))
-    assert win.wait_for(text, timeout=10) == text
+    want = "".join(texts)
+    assert win.wait_for(want, timeout=10) == want
     win.close()
 
 

@@ -31,10 +31,13 @@ def test_replacements_apply_to_whole_words_case_insensitively():
     assert clean("commander", {"comma": ","}) == "commander"
 
 
-def test_xdotool_types_ascii_fast_and_other_text_at_the_safe_delay():
-    assert XdotoolInjector().runs("plain ascii, ok") == [("plain ascii, ok", XdotoolInjector.FAST_DELAY_MS)]
-    assert XdotoolInjector().runs("café — ok") == [("café — ok", XdotoolInjector.SAFE_DELAY_MS)]
-    assert XdotoolInjector(delay_ms=7).runs("café") == [("café", 7)]
+def test_xdotool_delay_ascii_fast_and_a_fixed_delay_wins(monkeypatch):
+    import asyncio
+
+    assert asyncio.run(XdotoolInjector().delay_for("plain ascii, ok")) == XdotoolInjector.FAST_DELAY_MS
+    assert asyncio.run(XdotoolInjector(delay_ms=7).delay_for("café")) == 7
+    monkeypatch.setenv("DISPLAY", ":987654")  # no such display: the keymap cannot be extended
+    assert asyncio.run(XdotoolInjector().delay_for("café")) == XdotoolInjector.SAFE_DELAY_MS
 
 
 def test_auto_choice_follows_the_session(monkeypatch):

@@ -1,0 +1,86 @@
+"""Binding characters that the X keymap lacks to spare keycodes, so xdotool types them reliably.
+
+For a character missing from the keymap, xdotool binds it to a scratch keycode,
+sends the key and reverts the binding at once; when the focused client reads the
+key after the revert, the character is dropped or becomes another one, at any
+key delay (measured here under Xvfb with xterm). A character that is in the
+keymap is typed like plain ASCII. So before typing, the injector binds what is
+missing to keycodes no key uses, leaving the bindings in place: they cost
+nothing, touch no existing key, and a layout change simply drops them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from collections.abc import Sequence
+
+
+class KeymapError(Exception):
+    """The X server could not be reached or refused the change."""
+
+
+def keysym(char: str) -> int:
+    """The X keysym of a character (Latin-1 keysyms equal the code point, others are 0x1000000 + it)."""
+    code = ord(char)
+    return code if 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF else 0x1000000 + code
+
+
+def bind_keysyms(display: str, keysyms: Sequence[int], keep_free: int = 1) -> list[int]:
+    """Bind keysyms missing from the keyboard map to unused keycodes; return those present or bound.
+
+    `keep_free` keycodes stay unused for xdotool's own scratch bindings.
+    """
+    name = ctypes.util.find_library("X11") or "libX11.so.6"
+    try:
+        xlib = ctypes.CDLL(name)
+    except OSError as exc:
+        raise KeymapError(f"cannot load libX11: {exc}") from exc
+    xlib.XOpenDisplay.restype = ctypes.c_void_p
+    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    xlib.XDisplayKeycodes.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
+    xlib.XGetKeyboardMapping.restype = ctypes.POINTER(ctypes.c_ulong)
+    xlib.XGetKeyboardMapping.argtypes = [ctypes.c_void_p, ctypes.c_ubyte, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+    xlib.XChangeKeyboardMapping.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_ulong), ctypes.c_int]
+    xlib.XFree.argtypes = [ctypes.c_void_p]
+    xlib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    xlib.XSetErrorHandler.restype = ctypes.c_void_p
+    # Xlib's default error handler calls exit(); record errors instead.
+    x_errors: list[int] = []
+    handler = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(lambda _d, _e: x_errors.append(1) or 0)
+
+    dpy = xlib.XOpenDisplay(display.encode())
+    if not dpy:
+        raise KeymapError(f"cannot open X display {display!r}")
+    previous = xlib.XSetErrorHandler(handler)
+    try:
+        low, high = ctypes.c_int(), ctypes.c_int()
+        xlib.XDisplayKeycodes(dpy, ctypes.byref(low), ctypes.byref(high))
+        count, per = high.value - low.value + 1, ctypes.c_int()
+        mapping = xlib.XGetKeyboardMapping(dpy, low.value, count, ctypes.byref(per))
+        rows = [[mapping[i * per.value + j] for j in range(per.value)] for i in range(count)]
+        xlib.XFree(mapping)
+        present = {sym for row in rows for sym in row}
+        free = [low.value + i for i, row in enumerate(rows) if not any(row)]
+        missing = [sym for sym in dict.fromkeys(keysyms) if sym not in present]
+        usable = free[keep_free:]
+        bound = missing[: len(usable)]
+        for keycode, sym in zip(usable, bound, strict=False):
+            # The same keysym shifted and unshifted, so a held Shift cannot change it.
+            entry = (ctypes.c_ulong * per.value)(*([sym, sym] + [0] * (per.value - 2)))
+            xlib.XChangeKeyboardMapping(dpy, keycode, per.value, entry, 1)
+        xlib.XSync(dpy, 0)
+    finally:
+        xlib.XSetErrorHandler(ctypes.c_void_p(previous))
+        xlib.XCloseDisplay(dpy)
+    if x_errors:
+        raise KeymapError(f"the X server rejected {len(x_errors)} keyboard map change(s)")
+    return [sym for sym in keysyms if sym in present or sym in bound]
+
+
+def bind_characters(display: str, text: str) -> str:
+    """Make every printable character of text typeable; return those that could not be bound."""
+    printable = [c for c in dict.fromkeys(text) if c.isprintable()]
+    ok = set(bind_keysyms(display, [keysym(c) for c in printable]))
+    return "".join(c for c in printable if keysym(c) not in ok)
