@@ -444,12 +444,14 @@ class Daemon:
                 note=(f"filtered: {reason}" if reason else None),
                 transcribed_at=time.time(),
             )
-            await self.spool.remove(seq, rec.number)
-            entry = await self.history.get(seq)
-            if entry is not None:
-                self.bus.publish(PhraseEvent(entry=entry, latency=time.time() - speech_end))
+            # The transcript is durable now: hand it to the typist first, then tidy up
+            # (the spool file and the event are off the path to the keyboard).
             self.typist.deliver(Ready(seq, rec.number, text or None, speech_end, rec.window))
             delivered = True
+            await self.spool.remove(seq, rec.number)
+            entry = await self.history.get(seq)
+            if entry is not None and entry.status == "transcribed":
+                self.bus.publish(PhraseEvent(entry=entry, latency=entry.transcribed_at - speech_end))
         finally:
             if not delivered:
                 self.typist.deliver(Ready(seq, rec.number, None, speech_end))

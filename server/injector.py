@@ -95,8 +95,9 @@ class XdotoolInjector(Injector):
 
     name = "xdotool"
     tools = ("xdotool",)
-    FAST_DELAY_MS = 2
-    """Key delay for runs of ASCII, measured under Xvfb+xterm to drop nothing."""
+    FAST_DELAY_MS = 1
+    """Key delay once every character is in the keymap: under Xvfb+xterm 0 and 1 ms dropped
+    nothing over 20 runs of 500 characters; 1 ms leaves real applications a breath."""
     SAFE_DELAY_MS = 12
     """xdotool's default, for characters that could not be bound to a spare key."""
 
@@ -114,7 +115,7 @@ class XdotoolInjector(Injector):
             return self.delay_ms
         if text.isascii():
             return self.FAST_DELAY_MS
-        from .keymap import KeymapError, bind_characters
+        from .x11 import KeymapError, bind_characters
 
         try:
             unbound = await asyncio.to_thread(bind_characters, os.environ.get("DISPLAY", ""), text)
@@ -129,15 +130,15 @@ class XdotoolInjector(Injector):
         await run_tool(["xdotool", "type", "--clearmodifiers", "--delay", str(delay), "--", text], timeout=self._timeout(text, delay))
 
     async def focused_window(self) -> str | None:
-        """`xdotool getactivewindow`, falling back to getwindowfocus (no window manager)."""
-        for cmd in (["xdotool", "getactivewindow"], ["xdotool", "getwindowfocus"]):
-            try:
-                out = (await run_tool(cmd, timeout=2.0)).strip()
-            except InjectError:
-                continue
-            if out:
-                return out
-        return None
+        """The X input focus, asked in-process (no window manager needed)."""
+        from .x11 import KeymapError, focused_window
+
+        try:
+            # A thread: a wedged X server must not block the loop.
+            window = await asyncio.to_thread(focused_window, os.environ.get("DISPLAY", ""))
+        except KeymapError:
+            return None
+        return None if window is None else str(window)
 
 
 class WtypeInjector(Injector):

@@ -80,8 +80,8 @@ def test_replacements_and_unicode_through_the_server(sttd_factory, mic, display,
 
 
 def test_out_of_order_transcriptions_are_typed_in_spoken_order(sttd_factory, mic):
-    # Phrase 1's result is held back 2.5 s, so later phrases finish first.
-    env = {**audio_env(mic), "STT_TEST_TRANSCRIBE_DELAYS": json.dumps({"1": 2.5})}
+    # Phrase 1's result is held back 5 s, so later phrases (the next ends ~2 s later) finish first.
+    env = {**audio_env(mic), "STT_TEST_TRANSCRIBE_DELAYS": json.dumps({"1": 5.0})}
     srv = sttd_factory(injector="stdout", env=env, wait="idle")
     dictate(srv, mic, JFK)
     entries = sorted(history(srv), key=lambda e: e["seq"])
