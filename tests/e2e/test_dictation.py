@@ -95,3 +95,14 @@ def test_a_model_that_cannot_load_exits_4_with_a_message(sttd_factory, tmp_path)
     srv = sttd_factory("--model", str(tmp_path / "no-such-model"), wait=None, env={"HF_HUB_OFFLINE": "1"})
     assert srv.wait_exit(timeout=60) == 4
     assert "cannot load model" in srv.log()
+
+
+def test_list_devices_shows_the_virtual_microphone(mic):
+    import subprocess
+
+    from tests.conftest import REPO, SERVER_CMD, base_env, unique_socket_name
+
+    env = base_env(unique_socket_name(), extra=audio_env(mic))
+    r = subprocess.run([*SERVER_CMD, "--list-devices"], cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "*" in r.stdout and ("pulse" in r.stdout.lower() or "default" in r.stdout.lower()), r.stdout
