@@ -20,6 +20,10 @@ from tests.server.test_remote import free_port, openai_server, start_wyoming, wa
 from tests.speech import clips, wer
 
 
+REMOTE_WER_TOLERANCE = 0.02
+"""Largest difference between a remote backend's live WER and the local one's."""
+
+
 def concat(paths, out, gap_s: float) -> None:
     """Write the clips one after another with silence between."""
     frames = []
@@ -77,10 +81,19 @@ def test_live_word_error_rate_local_and_remote(sttd_factory, mic, tmp_path, wyom
     print(f"offline {offline_wer:.2%}; live " + ", ".join(f"{k} {v:.2%}" for k, v in got.items()), file=sys.stderr)
     assert offline_wer < 0.12
     assert got["local"] <= offline_wer + 0.02
-    assert abs(got["wyoming"] - got["local"]) <= 0.01
-    assert abs(got["openai"] - got["local"]) <= 0.01
+    # Two points, not one: each server cuts its own stream, and the block phase alone moves
+    # this corpus's WER by 0.6 points; on identical cuts wyoming-faster-whisper's own decode
+    # options (timestamps, temperature fallback) came out 0.2 to 1.5 points worse than ours.
+    # A lost or doubled phrase is caught exactly by the history checks below, not by WER.
+    assert abs(got["wyoming"] - got["local"]) <= REMOTE_WER_TOLERANCE
+    assert abs(got["openai"] - got["local"]) <= REMOTE_WER_TOLERANCE
     for name, srv in servers.items():
         # Every typed phrase is in the history in order; nothing is left in the spool.
-        typed = [e["text"] for e in history(srv, 500) if e["status"] == "typed"]
+        entries = history(srv, 500)
+        typed = [e["text"] for e in entries if e["status"] == "typed"]
         assert " ".join(typed) == live_text(srv), name
+        # Phrase numbers are contiguous and every phrase was typed (or judged silence, with its reason).
+        seqs = [e["seq"] for e in entries]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), name
+        assert all(e["status"] == "typed" or (e["status"] in ("empty", "filtered") and e["audio_seconds"] < 2.0) for e in entries), name
         assert not list((srv.root / "state" / "spool").glob("*.wav")), name
