@@ -192,6 +192,8 @@ class Rig:
         self.env: dict[str, str] = {}
         self.events: Events | None = None
         self.load_seconds: float | None = None
+        self.helpers: list[subprocess.Popen] = []
+        """Other processes the benchmark started (speech servers): their CPU is ours too."""
 
     @property
     def address(self) -> str:
@@ -213,7 +215,8 @@ class Rig:
         os.environ.update(self.mic.env)
         os.environ.update(self.display.env)
 
-    def start_sttd(self, timeout: float = 180.0) -> None:
+    def start_sttd(self, *extra: str, timeout: float = 180.0) -> None:
+        """Start `sttd --injector xdotool` with `extra` arguments; return once it is idle, subscribed to its events."""
         assert self.mic is not None and self.display is not None
         env = {k: v for k, v in child_env(self.mic, self.display).items() if not k.startswith("STT_")}
         env.update(
@@ -227,10 +230,10 @@ class Rig:
         self.env = env
         if not STTD.exists():
             raise BenchError(f"{STTD} is missing; run scripts/test once to set up .venv")
-        argv = [*_orphan_guard(), str(STTD), "--injector", "xdotool", "--log-level", "info"]
+        argv = [*_orphan_guard(), str(STTD), "--injector", "xdotool", "--log-level", "info", *extra]
         log(f"starting sttd on @{self.socket_name}")
         t0 = time.monotonic()
-        with open(self.sttd_log, "wb") as err:
+        with open(self.sttd_log, "ab") as err:
             self.sttd = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + timeout
         while True:
@@ -251,8 +254,8 @@ class Rig:
         log(f"sttd idle after {self.load_seconds:.1f} s (pid {self.sttd.pid})")
         self.events = Events(self.address)
 
-    def close(self) -> None:
-        """Stop everything this rig started; never raises."""
+    def stop_sttd(self) -> None:
+        """Shut sttd down (a `shutdown` request, then signals); never raises."""
         if self.events is not None:
             self.events.close()
             self.events = None
@@ -269,6 +272,15 @@ class Rig:
                 except subprocess.TimeoutExpired:
                     self.sttd.kill()
                     self.sttd.wait(timeout=3.0)
+
+    def restart_sttd(self, *extra: str, timeout: float = 180.0) -> None:
+        """Replace the running sttd by one started with `extra` arguments (the socket is a singleton)."""
+        self.stop_sttd()
+        self.start_sttd(*extra, timeout=timeout)
+
+    def close(self) -> None:
+        """Stop everything this rig started; never raises."""
+        self.stop_sttd()
         for dev in (self.display, self.mic):
             if dev is not None:
                 try:
@@ -290,6 +302,7 @@ class Rig:
         for w in getattr(self.display, "_windows", None) or []:
             if w.process.poll() is None:
                 pids.append(w.process.pid)
+        pids += [p.pid for p in self.helpers if p.poll() is None]
         return total + sum(_tree_seconds(p) for p in pids)
 
     def contention(self) -> "Contention":

@@ -306,11 +306,50 @@ def live_clips(rig: Rig, opts, clips) -> dict:
             r["server_end_to_transcribed"] = (last["transcribed_at"] - last["speech_end"]) if last.get("transcribed_at") else None
             r["transcribed_to_typed"] = (last["typed_at"] - last["transcribed_at"]) if last.get("transcribed_at") and last.get("typed_at") else None
             r["server_end_to_typed"] = last["typed_at"] - last["speech_end"] if last.get("typed_at") else None
+            r["last_text_chars"] = len(last.get("text") or "") + (1 if len(typed) > 1 else 0)
             r["typed_to_file"] = (t_growth - last["typed_at"]) if t_growth is not None and last.get("typed_at") else None
         out.append(r)
         log(f"  clip {k + 1}/{len(clips)} {clip.path.name}: e2e {ms(r['e2e_raw'])} raw, {len(phrases)} phrase(s){' TIMEOUT' if timed_out else ''}")
         time.sleep(0.3)
     return {"clips": out}
+
+
+def naive_lengths(opts, lengths=(15.0, 30.0, 60.0, 120.0)) -> list[dict]:
+    """The naive design's wait after the last word for recordings of these lengths (same model and options)."""
+    from tests.speech import clips as all_clips
+
+    from . import offline
+
+    gap = np.zeros(int(0.8 * SAMPLE_RATE), dtype=np.float32)
+    audio = [offline.load_audio(c.path) for c in all_clips()]
+    out = []
+    for target in lengths:
+        parts, total, i = [], 0.0, 0
+        while total < target:
+            parts += [audio[i % len(audio)], gap]
+            total += (len(audio[i % len(audio)]) + len(gap)) / SAMPLE_RATE
+            i += 1
+        t, _ = offline.decode_seconds(np.concatenate(parts), 1 if opts.quick or target > 30 else opts.decode_reps)
+        out.append({"seconds": total, "decode_s": t})
+    return out
+
+
+def _typing_fit(clips: list[dict]) -> dict | None:
+    pts = [(c["last_text_chars"], c["transcribed_to_typed"]) for c in clips if c.get("last_text_chars") and c.get("transcribed_to_typed") is not None]
+    if len(pts) < 3:
+        return None
+    xs, ys = np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float)
+    if np.ptp(xs) == 0:
+        return None
+    slope, intercept = np.polyfit(xs, ys, 1)
+    return {
+        "n": len(pts),
+        "intercept_s": float(intercept),
+        "slope_s": float(slope),
+        "chars_per_s": float(1 / slope) if slope > 0 else float("inf"),
+        "chars_min": int(xs.min()),
+        "chars_max": int(xs.max()),
+    }
 
 
 def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
@@ -327,6 +366,8 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
     log("offline: segmenting each clip like the server and timing the model on its last phrase and on the whole clip")
     analyses = shared.get("analyses") or [offline.analyse_clip(c, opts.decode_reps) for c in clips]
     shared["analyses"] = analyses
+    log("offline: the naive design on longer recordings (the clips joined with 0.8 s gaps)")
+    naive_by_length = naive_lengths(opts)
     m = mic["median_s"]
     raw = [c["e2e_raw"] for c in live["clips"]]
     corr = [v - m if v is not None else None for v in raw]
@@ -342,7 +383,9 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
         return summary([c.get(key) for c in live["clips"] if c.get(key) is not None])
 
     parts = {k: part(k) for k in ("server_speech_end_minus_bench", "server_end_to_transcribed", "transcribed_to_typed", "server_end_to_typed", "typed_to_file")}
+    fit = _typing_fit(live["clips"])
     res.data = {
+        "typing_fit_last_phrase": fit,
         "mic_latency": mic,
         "e2e_minus_mic_s": s_corr,
         "e2e_raw_s": s_raw,
@@ -352,6 +395,7 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
         "naive_whole_clip_s": s_naive,
         "naive_whole_clip_over_10s_s": s_long,
         "breakdown_last_phrase_s": parts,
+        "naive_by_recording_length_s": naive_by_length,
         "clips_without_text": missing,
         "per_clip": [
             {**c, "floor": a.floor, "naive": a.naive, "phrases_offline": a.phrases, "last_phrase_seconds": a.last_phrase_seconds}
@@ -384,11 +428,27 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
         ),
         Row(
             "3 Speech->text",
+            "naive design by recording length: decode of the whole recording after its last word, "
+            + " / ".join(f"{n['seconds']:.0f} s" for n in naive_by_length),
+            " / ".join(ms(n["decode_s"]) for n in naive_by_length),
+            f"streaming path: only the last phrase is left, p50 {ms(s_corr['p50'])} whatever the length (row 5: 300 s)",
+        ),
+        Row(
+            "3 Speech->text",
             "where the time goes (last phrase, server clocks), p50: speech end -> transcribed | transcribed -> typed | typed -> in file",
             f"{ms(parts['server_end_to_transcribed']['p50'])} | {ms(parts['transcribed_to_typed']['p50'])} | {ms(parts['typed_to_file']['p50'])}",
             f"pause {pause:g} s; model on last phrase {ms(s_floor['p50'])}; server's speech end is {ms(parts['server_speech_end_minus_bench']['p50'])} after the bench's",
         ),
     ]
+    if fit:
+        res.rows.append(
+            Row(
+                "3 Speech->text",
+                f"typing inside the server: least-squares fit of transcribed -> typed against the last phrase's length ({fit['n']} clips, {fit['chars_min']}..{fit['chars_max']} chars)",
+                f"{ms(fit['intercept_s'])} + {fit['slope_s'] * 1000:.2f} ms/char ({fit['chars_per_s']:.0f} chars/s)",
+                "the injector alone: row 7",
+            )
+        )
     return res
 
 
@@ -452,6 +512,78 @@ def accuracy(rig: Rig, opts, clips, shared: dict) -> SectionResult:
     ]
     return res
 
+
+
+# --- 3r. remote backends -------------------------------------------------------------------------
+
+
+def remote(rig: Rig, opts, clips, shared: dict) -> SectionResult:
+    """The speech-to-text and accuracy figures again with `sttd --remote` on each real server."""
+    from server.transcriber import embedded_model_path
+    from tests.speech import wer
+
+    from . import servers
+
+    res = SectionResult("remote")
+    mic = shared.get("mic_latency") or mic_latency(rig, opts.workdir, reps=3 if opts.quick else 5)
+    shared["mic_latency"] = mic
+    m = mic["median_s"]
+    refs = [c.reference for c in clips]
+    local = shared.get("live")
+    local_e2e = summary([c["e2e_raw"] - m for c in local["clips"] if c["e2e_raw"] is not None]) if local else None
+    local_wer = wer(refs, [c["text"] for c in local["clips"]]) if local else None
+    res.data = {"local_e2e_minus_mic_s": local_e2e, "local_wer": local_wer, "backends": {}}
+    starters = {"wyoming": servers.start_wyoming, "openai": servers.start_openai}
+    try:
+        for name, start_server in starters.items():
+            srv = start_server(opts.workdir, embedded_model_path())
+            rig.helpers.append(srv.proc)
+            try:
+                ready = srv.wait_ready()
+                log(f"{srv.name} answered after {ready:.1f} s; restarting sttd with --remote {srv.uri}")
+                rig.restart_sttd("--remote", srv.uri)
+                backend = rig.status().get("backend")
+                log(f"remote {name}: playing {len(clips)} clip(s)")
+                live = live_clips(rig, opts, clips)
+            finally:
+                srv.stop()
+            raw = [c["e2e_raw"] for c in live["clips"]]
+            e2e = summary([v - m for v in raw if v is not None])
+            w = wer(refs, [c["text"] for c in live["clips"]])
+            to_transcribed = summary([c.get("server_end_to_transcribed") for c in live["clips"]])
+            res.data["backends"][name] = {
+                "server": srv.name,
+                "uri": srv.uri,
+                "status_backend": backend,
+                "ready_s": ready,
+                "e2e_minus_mic_s": e2e,
+                "wer": w,
+                "server_end_to_transcribed_s": to_transcribed,
+                "clips_without_text": sum(1 for v in raw if v is None),
+                "per_clip": live["clips"],
+            }
+            ref = f"local backend (row 3) {ms(local_e2e['p50'])} / {ms(local_e2e['p95'])}" if local_e2e else "local backend: run with the speech section"
+            wref = f"local live {pc(local_wer)}; difference {(w - local_wer) * 100:+.1f} points" if local_wer is not None else ""
+            res.rows += [
+                Row(
+                    "3r Remote",
+                    f"`--remote` {srv.name} on loopback (same tiny.en, int8): end of speech -> last character, p50 / p95 of {len(clips)} clips (virtual-mic latency subtracted)",
+                    f"**{ms(e2e['p50'])}** / {ms(e2e['p95'])}",
+                    ref + f"; speech end -> transcribed p50 {ms(to_transcribed['p50'])}",
+                ),
+                Row(
+                    "3r Remote",
+                    f"`--remote` {srv.name}: WER of the text typed into the xterm",
+                    f"**{pc(w)}**",
+                    wref,
+                    "within 1 point of local" if local_wer is not None else "",
+                    (abs(w - local_wer) <= 0.01) if local_wer is not None else None,
+                ),
+            ]
+    finally:
+        log("remote: back to the local backend")
+        rig.restart_sttd()
+    return res
 
 # --- 5. keeping up ---------------------------------------------------------------------------------
 
@@ -718,14 +850,14 @@ def typing(rig: Rig, opts, clips) -> SectionResult:
     rig.ensure_idle()
     text = ascii_text(clips)
     fast = XdotoolInjector()
-    default = XdotoolInjector(delay_ms=XdotoolInjector.SAFE_DELAY_MS)
+    default = XdotoolInjector(delay_ms=12)  # xdotool's own default key delay
     reps = opts.typing_reps
     log(f"typing: 500 ASCII characters x{reps} with the injector's own delays, then with xdotool's default 12 ms")
-    a = _type_reps(rig, fast, text, reps)
     a_ref = _type_reps(rig, default, text, reps)
-    log(f"typing: accented text with em dashes x{reps}")
-    b = _type_reps(rig, fast, ACCENTED, reps)
+    a = _type_reps(rig, fast, text, reps)
+    log(f"typing: accented text with em dashes x{reps} (the 12 ms reference first: the injector may extend the keymap for good)")
     b_ref = _type_reps(rig, default, ACCENTED, reps)
+    b = _type_reps(rig, fast, ACCENTED, reps)
     focus = []
     for _ in range(10):
         t0 = time.perf_counter()
@@ -737,7 +869,7 @@ def typing(rig: Rig, opts, clips) -> SectionResult:
         "accented": b,
         "accented_default_delay": b_ref,
         "accented_text": ACCENTED,
-        "calls": fast.runs(ACCENTED),
+        "injector_delays_ms": {k: getattr(XdotoolInjector, k, None) for k in ("FAST_DELAY_MS", "SAFE_DELAY_MS")},
         "focused_window_s": summary(focus),
     }
 
@@ -765,7 +897,7 @@ def typing(rig: Rig, opts, clips) -> SectionResult:
         ),
         Row(
             "7 Typing",
-            "XdotoolInjector.focused_window() (the focus guard's check; Xvfb has no window manager), median of 10",
+            "XdotoolInjector.focused_window() (the focus guard's check before each typed chunk), median of 10",
             ms(median(focus), 1),
             f"one `python -c pass` for scale: {ms(median(interpreter_start(rig.env, 5)), 1)}",
         ),

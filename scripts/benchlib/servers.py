@@ -1,0 +1,109 @@
+"""Real speech servers for the remote rows: wyoming-faster-whisper and faster-whisper-server.
+
+Both run as processes on loopback with the embedded tiny.en model, the same int8
+compute type and thread count as the local backend, so the rows compare the
+transport and the server, not the model. Each start waits until the server has
+answered one real transcription, so no timed clip pays for its model loading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import SAMPLE_RATE, log
+from .rig import BenchError
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SpeechServer:
+    """One server process, its URI for `sttd --remote`, and its log; `stop()` is idempotent."""
+
+    def __init__(self, name: str, argv: list[str], uri: str, log_path: Path) -> None:
+        self.name = name
+        self.uri = uri
+        self.log_path = log_path
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+        env.pop("STT_API_KEY", None)
+        with open(log_path, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def wait_ready(self, timeout: float = 90.0) -> float:
+        """Until one half-second of silence comes back transcribed; the seconds it took."""
+        from server.remote import make_remote
+
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise BenchError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+
+            async def probe() -> None:
+                t = make_remote(self.uri, language="en", timeout=30.0)
+                try:
+                    async with asyncio.timeout(40.0):
+                        await t.load()
+                        await t.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
+                finally:
+                    await t.close()
+
+            try:
+                asyncio.run(probe())
+                return time.monotonic() - t0
+            except Exception as exc:  # not listening yet, or still loading the model
+                last = f"{type(exc).__name__}: {exc}"
+                time.sleep(0.3)
+        raise BenchError(f"{self.name} not ready within {timeout:.0f} s ({last}):\n{self.log_tail()}")
+
+
+def start_wyoming(workdir: Path, model_dir: Path) -> SpeechServer:
+    """wyoming-faster-whisper on a loopback TCP port."""
+    uri = f"tcp://127.0.0.1:{free_port()}"
+    data = workdir / "wyoming-data"
+    data.mkdir(exist_ok=True)
+    argv = [sys.executable, "-m", "wyoming_faster_whisper", "--uri", uri, "--model", str(model_dir),
+            "--data-dir", str(data), "--local-files-only", "--language", "en", "--beam-size", "1",
+            "--cpu-threads", str(os.cpu_count() or 1), "--compute-type", "int8"]  # fmt: skip
+    log(f"starting wyoming-faster-whisper on {uri}")
+    return SpeechServer("wyoming-faster-whisper", argv, uri, workdir / "wyoming.log")
+
+
+def start_openai(workdir: Path, model_dir: Path) -> SpeechServer:
+    """faster-whisper-server (OpenAI-compatible /v1/audio/transcriptions) on a loopback port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "faster_whisper_server", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    uri = f"http://127.0.0.1:{port}/v1"
+    log(f"starting faster-whisper-server on {uri}")
+    return SpeechServer("faster-whisper-server", argv, uri, workdir / "openai.log")
