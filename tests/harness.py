@@ -75,7 +75,7 @@ def _spawn(cmd: list[str], *, env: Mapping[str, str], log: IO[bytes] | int, **kw
     )
 
 
-def _stop_process(proc: subprocess.Popen[Any] | None) -> None:
+def stop_process(proc: subprocess.Popen[Any] | None) -> None:
     """Terminate proc, escalating to SIGKILL if it does not exit promptly; never raises."""
     if proc is None or proc.poll() is not None:
         return
@@ -343,7 +343,7 @@ class VirtualMicrophone:
         try:
             returncode = player.wait(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            _stop_process(player)
+            stop_process(player)
             raise HarnessTimeout(f"paplay {path} did not finish within {timeout:.0f}s") from exc
         if returncode != 0:
             log = self._tmp / "paplay.log" if self._tmp else None
@@ -365,14 +365,14 @@ class VirtualMicrophone:
 
     def _stop_players(self) -> None:
         for player in self._players:
-            _stop_process(player)
+            stop_process(player)
         self._players = []
 
     def stop(self) -> None:
         """Kill players and the daemon and delete the temp dir; safe to call twice."""
         try:
             self._stop_players()
-            _stop_process(self._daemon)
+            stop_process(self._daemon)
         finally:
             self._daemon = None
             self._modules = []
@@ -453,7 +453,7 @@ class CaptureWindow:
 
     def close(self) -> None:
         """Close the xterm."""
-        _stop_process(self.process)
+        stop_process(self.process)
 
 
 class VirtualDisplay:
@@ -629,7 +629,7 @@ class VirtualDisplay:
             if focus:
                 window.focus()
         except BaseException:
-            _stop_process(process)
+            stop_process(process)
             raise
         self._windows.append(window)
         return window
@@ -660,7 +660,7 @@ class VirtualDisplay:
         try:
             for window in self._windows:
                 window.close()
-            _stop_process(self._server)
+            stop_process(self._server)
         finally:
             self._windows = []
             self._server = None

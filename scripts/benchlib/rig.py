@@ -27,6 +27,7 @@ from tests.harness import (  # noqa: E402  (sys.path is set by scripts/bench)
     VirtualMicrophone,
     child_env,
     missing_binaries,
+    stop_process,
 )
 
 
@@ -265,13 +266,7 @@ class Rig:
                 self.sttd.wait(timeout=8.0)
             except Exception:
                 pass
-            if self.sttd.poll() is None:
-                self.sttd.terminate()
-                try:
-                    self.sttd.wait(timeout=3.0)
-                except subprocess.TimeoutExpired:
-                    self.sttd.kill()
-                    self.sttd.wait(timeout=3.0)
+            stop_process(self.sttd)
 
     def restart_sttd(self, *extra: str, timeout: float = 180.0) -> None:
         """Replace the running sttd by one started with `extra` arguments (the socket is a singleton)."""

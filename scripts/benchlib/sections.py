@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import PYTHON, REPO, SAMPLE_RATE, STT, Row, SectionResult, log, median, ms, pc, pct, sec, summary
-from .rig import BenchError, Rig, cpu_seconds, rss_bytes
+from .common import PYTHON, REPO, SAMPLE_RATE, STT, Row, SectionResult, log, median, ms, pc, sec, summary
+from .rig import BenchError, Rig, cpu_seconds, rss_bytes, stop_process
 
 TYPED_FINAL = {"typed", "held", "failed", "empty", "filtered", "cancelled", "interrupted"}
 
@@ -223,13 +223,7 @@ def mic_latency(rig: Rig, workdir: Path, reps: int = 5) -> dict:
 
 
 def _stop_player(player) -> None:
-    if player is not None and player.poll() is None:
-        player.terminate()
-        try:
-            player.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            player.kill()
-            player.wait(timeout=3)
+    stop_process(player)
 
 
 def _wait_clip_text(rig: Rig, mark: int, rec: int, player, seconds: float, pause: float):
@@ -455,7 +449,6 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
 def accuracy(rig: Rig, opts, clips, shared: dict) -> SectionResult:
     from tests.speech import wer
 
-    from . import offline
 
     res = SectionResult("accuracy")
     live = shared.get("live")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import SAMPLE_RATE, log
-from .rig import BenchError
+from .rig import BenchError, stop_process
 
 
 def free_port() -> int:
@@ -51,13 +51,7 @@ class SpeechServer:
             return ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
 
     def wait_ready(self, timeout: float = 90.0) -> float:
         """Until one half-second of silence comes back transcribed; the seconds it took."""

@@ -14,7 +14,6 @@ import wave
 import numpy as np
 import pytest
 
-from server.transcriber import embedded_model_path
 from tests.e2e.conftest import audio_env, finish, history, start_recording
 from tests.server.test_remote import free_port, openai_server, start_wyoming, wait_wyoming  # noqa: F401 (fixture)
 from tests.speech import clips, wer

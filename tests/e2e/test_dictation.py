@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 import pytest
 
 from tests.conftest import wait_until
-from tests.e2e.conftest import JFK, audio_env, dictate, finish, history, sox, start_recording, status
+from tests.e2e.conftest import JFK, audio_env, dictate, history, sox, start_recording, status
 
 
 @pytest.mark.parametrize("kind", ["silence", "whitenoise", "pinknoise", "brownnoise"])

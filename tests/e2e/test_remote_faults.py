@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from tests.conftest import wait_until
 from tests.e2e.conftest import JFK, audio_env, dictate, finish, history, start_recording, status
 from tests.server.fault_servers import FakeOpenAI, WyomingFault

@@ -7,8 +7,6 @@ import json
 import os
 import time
 
-import pytest
-
 from server.injector import XdotoolInjector
 from tests.conftest import wait_until
 from tests.e2e.conftest import JFK, audio_env, dictate, finish, history, start_recording, status

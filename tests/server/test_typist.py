@@ -2,7 +2,6 @@
 
 import asyncio
 
-import pytest
 
 from server.events import EventBus
 from server.history import History
