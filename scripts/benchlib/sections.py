@@ -308,6 +308,66 @@ def live_clips(rig: Rig, opts, clips) -> dict:
     return {"clips": out}
 
 
+def ptt_clips(rig: Rig, opts, clips, mic_s: float) -> list[dict]:
+    """Push-to-talk: per clip, `stop` as soon as the end of speech has reached the server; stop -> last character.
+
+    This is the moment the naive design (record, transcribe at stop) starts its work,
+    so the two are compared from the same instant.
+    """
+    from . import offline
+
+    assert rig.events is not None and rig.window is not None and rig.mic is not None
+    rig.ensure_idle()
+    out = []
+    for k, clip in enumerate(clips):
+        end_s = offline.last_speech_end(offline.load_audio(clip.path))
+        rig.window.clear()
+        mark = rig.events.mark()
+        rec = rig.start_recording()["recording"]
+        time.sleep(0.1)
+        cap = rig.window.path
+        t_play = time.time()
+        player = rig.mic.play(clip.path, wait=False)
+        size, t_growth = 0, None
+        try:
+            while time.time() < t_play + end_s + mic_s:
+                time.sleep(0.002)
+            t_stop = time.time()
+            reply = rig.request({"type": "stop"})
+            if reply.get("type") != "ok":
+                raise BenchError(f"stop answered {reply}")
+            deadline = time.monotonic() + 30.0
+            next_status = 0.0
+            while time.monotonic() < deadline:
+                now = time.time()
+                cur = os.stat(cap).st_size
+                if cur != size:
+                    size, t_growth = cur, now
+                if time.monotonic() >= next_status and now - t_stop > 0.2:
+                    next_status = time.monotonic() + 0.1
+                    phrases = _phrases_of(rig.events.since(mark), rec)
+                    done = all(p.get("status") in TYPED_FINAL for p in phrases.values())
+                    if done and rig.status().get("pending", 0) == 0 and (t_growth is None or now - t_growth >= 0.5):
+                        break
+                time.sleep(0.005)
+        finally:
+            _stop_player(player)
+        phrases = _phrases_of(rig.events.since(mark), rec)
+        last = max(phrases.items())[1] if phrases else None
+        r = {
+            "clip": clip.path.name,
+            "seconds": clip.seconds,
+            "text": rig.window.read(),
+            "stop_to_last_char": (t_growth - t_stop) if t_growth is not None and t_growth > t_stop else None,
+            "last_status": last.get("status") if last else None,
+            "phrases": len(phrases),
+        }
+        out.append(r)
+        log(f"  push-to-talk {k + 1}/{len(clips)} {clip.path.name}: stop -> last char {ms(r['stop_to_last_char'])}")
+        time.sleep(0.3)
+    return out
+
+
 def naive_lengths(opts, lengths=(15.0, 30.0, 60.0, 120.0)) -> list[dict]:
     """The naive design's wait after the last word for recordings of these lengths (same model and options)."""
     from tests.speech import clips as all_clips
@@ -360,6 +420,8 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
     log("offline: segmenting each clip like the server and timing the model on its last phrase and on the whole clip")
     analyses = shared.get("analyses") or [offline.analyse_clip(c, opts.decode_reps) for c in clips]
     shared["analyses"] = analyses
+    log("push-to-talk: `stop` at the end of speech of each clip")
+    ptt = ptt_clips(rig, opts, clips, mic["median_s"])
     log("offline: the naive design on longer recordings (the clips joined with 0.8 s gaps)")
     naive_by_length = naive_lengths(opts)
     m = mic["median_s"]
@@ -370,6 +432,11 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
     naive = [a.naive for a in analyses]
     naive_long = [a.naive for a in analyses if a.seconds > 10.0]
     s_corr, s_raw, s_floor, s_fp, s_naive, s_long = map(summary, (corr, raw, floor, floor_pause, naive, naive_long))
+    s_ptt = summary([c["stop_to_last_char"] for c in ptt])
+    s_ptt_long = summary([c["stop_to_last_char"] for c in ptt if c["seconds"] > 10.0])
+    from tests.speech import wer
+
+    ptt_wer = wer([c.reference for c in clips], [c["text"] for c in ptt])
     target = 1.5 * s_fp["p50"] if s_fp["p50"] is not None else None
     missing = sum(1 for v in raw if v is None)
 
@@ -390,6 +457,7 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
         "naive_whole_clip_over_10s_s": s_long,
         "breakdown_last_phrase_s": parts,
         "naive_by_recording_length_s": naive_by_length,
+        "push_to_talk": {"stop_to_last_char_s": s_ptt, "wer": ptt_wer, "per_clip": ptt},
         "clips_without_text": missing,
         "per_clip": [
             {**c, "floor": a.floor, "naive": a.naive, "phrases_offline": a.phrases, "last_phrase_seconds": a.last_phrase_seconds}
@@ -419,6 +487,12 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
             "naive design: transcribe the whole clip in one piece after it ends, p50 / p95 (clips > 10 s: p50 / max)",
             f"{ms(s_naive['p50'])} / {ms(s_naive['p95'])} ({ms(s_long['p50'])} / {ms(s_long['max'])}, n={s_long['n']})",
             f"streaming path above {ms(s_corr['p50'])} / {ms(s_corr['p95'])}; its floor + pause {ms(s_fp['p50'])}",
+        ),
+        Row(
+            "3 Speech->text",
+            f"push-to-talk: `stop` sent once the end of speech reached the server -> last character, p50 / p95 of {s_ptt['n']} clips (clips > 10 s: p50 / max)",
+            f"**{ms(s_ptt['p50'])}** / {ms(s_ptt['p95'])} ({ms(s_ptt_long['p50'])} / {ms(s_ptt_long['max'])}, n={s_ptt_long['n']}); WER {pc(ptt_wer)}",
+            f"naive design from the same instant, its decode alone: {ms(s_naive['p50'])} / {ms(s_naive['p95'])} ({ms(s_long['p50'])} / {ms(s_long['max'])})",
         ),
         Row(
             "3 Speech->text",
