@@ -255,6 +255,19 @@ def _wait_clip_text(rig: Rig, mark: int, rec: int, player, seconds: float, pause
     return size, t_growth, play_end, timed_out
 
 
+def _begin_clip(rig: Rig, clip):
+    """Clear the capture, start a recording, start playing the clip: (speech end in clip, event mark, recording, play time, player)."""
+    from . import offline
+
+    end_s = offline.last_speech_end(offline.load_audio(clip.path))
+    rig.window.clear()
+    mark = rig.events.mark()
+    rec = rig.start_recording()["recording"]
+    time.sleep(0.1)
+    t_play = time.time()
+    return end_s, mark, rec, t_play, rig.mic.play(clip.path, wait=False)
+
+
 def live_clips(rig: Rig, opts, clips) -> dict:
     """Per clip: start recording, play it, wait for all its text, stop. Times from the capture file."""
     assert rig.events is not None and rig.window is not None and rig.mic is not None
@@ -264,14 +277,7 @@ def live_clips(rig: Rig, opts, clips) -> dict:
     rig.ensure_idle()
     out = []
     for k, clip in enumerate(clips):
-        end_s = offline.last_speech_end(offline.load_audio(clip.path))
-        rig.window.clear()
-        mark = rig.events.mark()
-        started = rig.start_recording()
-        rec = started["recording"]
-        time.sleep(0.1)
-        t_play = time.time()
-        player = rig.mic.play(clip.path, wait=False)
+        end_s, mark, rec, t_play, player = _begin_clip(rig, clip)
         try:
             size, t_growth, play_end, timed_out = _wait_clip_text(rig, mark, rec, player, clip.seconds, pause)
         finally:
@@ -314,20 +320,12 @@ def ptt_clips(rig: Rig, opts, clips, mic_s: float) -> list[dict]:
     This is the moment the naive design (record, transcribe at stop) starts its work,
     so the two are compared from the same instant.
     """
-    from . import offline
-
     assert rig.events is not None and rig.window is not None and rig.mic is not None
     rig.ensure_idle()
     out = []
     for k, clip in enumerate(clips):
-        end_s = offline.last_speech_end(offline.load_audio(clip.path))
-        rig.window.clear()
-        mark = rig.events.mark()
-        rec = rig.start_recording()["recording"]
-        time.sleep(0.1)
+        end_s, mark, rec, t_play, player = _begin_clip(rig, clip)
         cap = rig.window.path
-        t_play = time.time()
-        player = rig.mic.play(clip.path, wait=False)
         size, t_growth = 0, None
         try:
             while time.time() < t_play + end_s + mic_s:
