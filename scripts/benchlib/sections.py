@@ -11,6 +11,7 @@ import os
 import subprocess
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -226,20 +227,22 @@ def _stop_player(player) -> None:
     stop_process(player)
 
 
-def _wait_clip_text(rig: Rig, mark: int, rec: int, player, seconds: float, pause: float):
-    """Poll the capture file every 5 ms until the recording's text has all arrived; (size, last growth, play end, timed out)."""
+def _wait_clip_text(rig: Rig, mark: int, rec: int, settled: Callable[[float], bool], timeout: float):
+    """Poll the capture file every 5 ms until the recording's text has all arrived; (size, last growth, timed out).
+
+    The server is asked whether everything is resolved only once `settled(now)` says
+    the audio that matters has been heard; growth counts from the file's size now.
+    """
     cap = rig.window.path
-    size, t_growth, play_end, timed_out = 0, None, None, False
-    deadline = time.monotonic() + seconds + 30.0
+    size, t_growth, timed_out = os.stat(cap).st_size, None, False
+    deadline = time.monotonic() + timeout
     next_status = 0.0
     while True:
         now = time.time()
         cur = os.stat(cap).st_size
         if cur != size:
             size, t_growth = cur, now
-        if play_end is None and player.poll() is not None:
-            play_end = now
-        if play_end is not None and now - play_end > pause + 0.6 and time.monotonic() >= next_status:
+        if settled(now) and time.monotonic() >= next_status:
             next_status = time.monotonic() + 0.1
             pending = rig.status().get("pending", 0)
             phrases = _phrases_of(rig.events.since(mark), rec)
@@ -252,7 +255,7 @@ def _wait_clip_text(rig: Rig, mark: int, rec: int, player, seconds: float, pause
             timed_out = True
             break
         time.sleep(0.005)
-    return size, t_growth, play_end, timed_out
+    return size, t_growth, timed_out
 
 
 def _begin_clip(rig: Rig, clip):
@@ -278,8 +281,15 @@ def live_clips(rig: Rig, opts, clips) -> dict:
     out = []
     for k, clip in enumerate(clips):
         end_s, mark, rec, t_play, player = _begin_clip(rig, clip)
+        play_end: list[float] = []
+
+        def played_and_paused(now: float) -> bool:
+            if not play_end and player.poll() is not None:
+                play_end.append(now)
+            return bool(play_end) and now - play_end[0] > pause + 0.6
+
         try:
-            size, t_growth, play_end, timed_out = _wait_clip_text(rig, mark, rec, player, clip.seconds, pause)
+            size, t_growth, timed_out = _wait_clip_text(rig, mark, rec, played_and_paused, clip.seconds + 30.0)
         finally:
             _stop_player(player)
         rig.stop_recording(rec)
@@ -325,8 +335,6 @@ def ptt_clips(rig: Rig, opts, clips, mic_s: float) -> list[dict]:
     out = []
     for k, clip in enumerate(clips):
         end_s, mark, rec, t_play, player = _begin_clip(rig, clip)
-        cap = rig.window.path
-        size, t_growth = 0, None
         try:
             while time.time() < t_play + end_s + mic_s:
                 time.sleep(0.002)
@@ -334,20 +342,7 @@ def ptt_clips(rig: Rig, opts, clips, mic_s: float) -> list[dict]:
             reply = rig.request({"type": "stop"})
             if reply.get("type") != "ok":
                 raise BenchError(f"stop answered {reply}")
-            deadline = time.monotonic() + 30.0
-            next_status = 0.0
-            while time.monotonic() < deadline:
-                now = time.time()
-                cur = os.stat(cap).st_size
-                if cur != size:
-                    size, t_growth = cur, now
-                if time.monotonic() >= next_status and now - t_stop > 0.2:
-                    next_status = time.monotonic() + 0.1
-                    phrases = _phrases_of(rig.events.since(mark), rec)
-                    done = all(p.get("status") in TYPED_FINAL for p in phrases.values())
-                    if done and rig.status().get("pending", 0) == 0 and (t_growth is None or now - t_growth >= 0.5):
-                        break
-                time.sleep(0.005)
+            _, t_growth, timed_out = _wait_clip_text(rig, mark, rec, lambda now: now - t_stop > 0.2, 30.0)
         finally:
             _stop_player(player)
         phrases = _phrases_of(rig.events.since(mark), rec)
@@ -356,7 +351,8 @@ def ptt_clips(rig: Rig, opts, clips, mic_s: float) -> list[dict]:
             "clip": clip.path.name,
             "seconds": clip.seconds,
             "text": rig.window.read(),
-            "stop_to_last_char": (t_growth - t_stop) if t_growth is not None and t_growth > t_stop else None,
+            "stop_to_last_char": (t_growth - t_stop) if t_growth is not None else None,
+            "timed_out": timed_out,
             "last_status": last.get("status") if last else None,
             "phrases": len(phrases),
         }
@@ -528,7 +524,6 @@ def speech(rig: Rig, opts, clips, shared: dict) -> SectionResult:
 def accuracy(rig: Rig, opts, clips, shared: dict) -> SectionResult:
     from tests.speech import wer
 
-
     res = SectionResult("accuracy")
     live = shared.get("live")
     if live is None:
@@ -583,7 +578,6 @@ def accuracy(rig: Rig, opts, clips, shared: dict) -> SectionResult:
         ),
     ]
     return res
-
 
 
 # --- 3r. remote backends -------------------------------------------------------------------------
@@ -656,6 +650,7 @@ def remote(rig: Rig, opts, clips, shared: dict) -> SectionResult:
         log("remote: back to the local backend")
         rig.restart_sttd()
     return res
+
 
 # --- 5. keeping up ---------------------------------------------------------------------------------
 
