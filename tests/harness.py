@@ -6,7 +6,9 @@ import contextlib
 import os
 import select
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -672,6 +674,28 @@ class VirtualDisplay:
                 self._tmp = None
 
 
+# --- real speech servers (remote-backend tests and the benchmark) ---------------------------
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wyoming_server_argv(uri: str, model_dir: Path, data_dir: Path, cpu_threads: int, *extra: str) -> list[str]:
+    """wyoming-faster-whisper on `uri`, offline, greedy, int8, like the local backend."""
+    return [sys.executable, "-m", "wyoming_faster_whisper", "--uri", uri, "--model", str(model_dir),
+            "--data-dir", str(data_dir), "--local-files-only", "--language", "en",
+            "--beam-size", "1", "--cpu-threads", str(cpu_threads), "--compute-type", "int8", *extra]  # fmt: skip
+
+
+def openai_server_argv(model_dir: Path, port: int, log_level: str = "info") -> list[str]:
+    """faster-whisper-server (OpenAI-compatible /v1/audio/transcriptions) on a loopback port."""
+    return [sys.executable, "-m", "faster_whisper_server", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level]
+
+
 __all__ = [
     "DISPLAY_BINARIES",
     "MIC_BINARIES",
@@ -683,5 +707,9 @@ __all__ = [
     "VirtualDisplay",
     "VirtualMicrophone",
     "child_env",
+    "free_port",
     "missing_binaries",
+    "openai_server_argv",
+    "stop_process",
+    "wyoming_server_argv",
 ]

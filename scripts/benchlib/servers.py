@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,12 +19,7 @@ import numpy as np
 from .common import SAMPLE_RATE, log
 from .rig import BenchError, stop_process
 
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.harness import free_port, openai_server_argv, wyoming_server_argv  # noqa: E402  (sys.path is set by scripts/bench)
 
 
 class SpeechServer:
@@ -87,9 +80,7 @@ def start_wyoming(workdir: Path, model_dir: Path) -> SpeechServer:
     uri = f"tcp://127.0.0.1:{free_port()}"
     data = workdir / "wyoming-data"
     data.mkdir(exist_ok=True)
-    argv = [sys.executable, "-m", "wyoming_faster_whisper", "--uri", uri, "--model", str(model_dir),
-            "--data-dir", str(data), "--local-files-only", "--language", "en", "--beam-size", "1",
-            "--cpu-threads", str(os.cpu_count() or 1), "--compute-type", "int8"]  # fmt: skip
+    argv = wyoming_server_argv(uri, model_dir, data, os.cpu_count() or 1)
     log(f"starting wyoming-faster-whisper on {uri}")
     return SpeechServer("wyoming-faster-whisper", argv, uri, workdir / "wyoming.log")
 
@@ -97,7 +88,7 @@ def start_wyoming(workdir: Path, model_dir: Path) -> SpeechServer:
 def start_openai(workdir: Path, model_dir: Path) -> SpeechServer:
     """faster-whisper-server (OpenAI-compatible /v1/audio/transcriptions) on a loopback port."""
     port = free_port()
-    argv = [sys.executable, "-m", "faster_whisper_server", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    argv = openai_server_argv(model_dir, port, log_level="warning")
     uri = f"http://127.0.0.1:{port}/v1"
     log(f"starting faster-whisper-server on {uri}")
     return SpeechServer("faster-whisper-server", argv, uri, workdir / "openai.log")

@@ -13,9 +13,7 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from server.remote import (
     parse_remote,
 )
 from server.transcriber import SAMPLE_RATE, ModelLoadError, TranscribeError, embedded_model_path
+from tests.harness import free_port, openai_server_argv, wyoming_server_argv
 from tests.server.fault_servers import FakeOpenAI, WyomingFault
 from tests.speech import SPEECH_DIR, normalise, wer
 
@@ -51,12 +50,6 @@ def run(coro, timeout: float = 30.0):
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(bounded())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def jfk_audio() -> np.ndarray:
@@ -113,10 +106,7 @@ class Proc:
 
 def start_wyoming(uri: str, data_dir: Path, log_path: Path) -> Proc:
     pytest.importorskip("wyoming_faster_whisper", reason="wyoming-faster-whisper is not installed (pip install wyoming-faster-whisper)")
-    argv = [sys.executable, "-m", "wyoming_faster_whisper", "--uri", uri, "--model", str(embedded_model_path()),
-            "--data-dir", str(data_dir), "--local-files-only", "--language", "en",
-            "--beam-size", "1", "--cpu-threads", "2", "--compute-type", "int8", "--debug"]  # fmt: skip
-    return Proc(argv, log_path)
+    return Proc(wyoming_server_argv(uri, embedded_model_path(), data_dir, 2, "--debug"), log_path)
 
 
 async def _describe(uri: str) -> bool:
@@ -170,8 +160,7 @@ def openai_server(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("fws")
     port = free_port()
-    argv = [sys.executable, "-m", "faster_whisper_server", str(embedded_model_path()), "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"]
-    srv = Proc(argv, d / "server.log", env={"OMP_NUM_THREADS": "2"})
+    srv = Proc(openai_server_argv(embedded_model_path(), port), d / "server.log", env={"OMP_NUM_THREADS": "2"})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 40
