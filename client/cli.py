@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "status" and not rest:
         return status_plain()
     if cmd == "--version":
-        from server import __version__
+        from ..server import __version__
 
         print(f"stt {__version__}")
         return EXIT_OK

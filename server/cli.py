@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(install(args.config))
         return EXIT_OK
 
-    from protocol.address import display_address, socket_address
+    from ..protocol.address import display_address, socket_address
 
     from .ipc import AlreadyRunning, claim
 

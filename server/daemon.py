@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel
 
-from protocol.messages import (
+from ..protocol.messages import (
     Cancel,
     Command,
     ErrorCode,

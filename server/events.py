@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from protocol.framing import encode
+from ..protocol.framing import encode
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from protocol.messages import HistoryEntry, PhraseStatus
+from ..protocol.messages import HistoryEntry, PhraseStatus
 
 log = logging.getLogger(__name__)
 

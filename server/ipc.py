@@ -17,8 +17,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from protocol.framing import LineDecoder, LineTooLong, check_version, encode, parse_command
-from protocol.messages import Command, ErrorCode, ErrorReply, Ok, Subscribe
+from ..protocol.framing import LineDecoder, LineTooLong, check_version, encode, parse_command
+from ..protocol.messages import Command, ErrorCode, ErrorReply, Ok, Subscribe
 
 from .events import EventBus
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from protocol.messages import ErrorCode, Fault, PhraseEvent
+from ..protocol.messages import ErrorCode, Fault, PhraseEvent
 
 from .events import EventBus
 from .history import History

@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 _BIN = Path(sys.executable).parent
 
-SERVER_CMD: list[str] = [str(_BIN / "sttd")] if (_BIN / "sttd").exists() else [PYTHON, "-m", "server"]
+SERVER_CMD: list[str] = [str(_BIN / "sttd")] if (_BIN / "sttd").exists() else [PYTHON, "-m", "stt_dictation.server"]
 """How `sttd` is started (the installed script, else `python -m server`)."""
-CLIENT_CMD: list[str] = [str(_BIN / "stt")] if (_BIN / "stt").exists() else [PYTHON, "-m", "client.cli"]
+CLIENT_CMD: list[str] = [str(_BIN / "stt")] if (_BIN / "stt").exists() else [PYTHON, "-m", "stt_dictation.client.cli"]
 """How `stt` is started."""
 
 NOT_RUNNING = "sttd is not running; start it with: sttd"

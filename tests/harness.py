@@ -586,7 +586,7 @@ class VirtualDisplay:
         # --delay; when the client reads the key after the revert the
         # character is dropped or replaced, at any delay. Characters that are
         # in the keymap are typed like plain ASCII, reliably.
-        from server.x11 import KeymapError, bind_characters
+        from stt_dictation.server.x11 import KeymapError, bind_characters
 
         try:
             return bind_characters(self.env["DISPLAY"], text)

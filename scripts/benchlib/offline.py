@@ -18,7 +18,7 @@ from .common import SAMPLE_RATE, log, median
 
 @lru_cache(maxsize=1)
 def settings():
-    from server.settings import Settings
+    from stt_dictation.server.settings import Settings
 
     return Settings()
 
@@ -26,7 +26,7 @@ def settings():
 @lru_cache(maxsize=1)
 def model():
     """The server's transcriber, loaded once in this process (warm-up decode included)."""
-    from server.transcriber import LocalWhisper
+    from stt_dictation.server.transcriber import LocalWhisper
 
     t0 = time.monotonic()
     lw = LocalWhisper(settings())
@@ -92,7 +92,7 @@ class ClipAnalysis:
 
 def segment_like_server(audio: np.ndarray):
     """Phrases the server's Segmenter + StreamingVad cut from the clip followed by silence (as the mic delivers it)."""
-    from server.segmenter import Phrase, Segmenter, StreamingVad
+    from stt_dictation.server.segmenter import Phrase, Segmenter, StreamingVad
 
     s = settings()
     seg = _segmenter_cache(StreamingVad, Segmenter, s.vad_threshold, s.pause, s.max_phrase)

@@ -585,7 +585,7 @@ def accuracy(rig: Rig, opts, clips, shared: dict) -> SectionResult:
 
 def remote(rig: Rig, opts, clips, shared: dict) -> SectionResult:
     """The speech-to-text and accuracy figures again with `sttd --remote` on each real server."""
-    from server.transcriber import embedded_model_path
+    from stt_dictation.server.transcriber import embedded_model_path
     from tests.speech import wer
 
     from . import servers
@@ -799,7 +799,7 @@ def idle(rig: Rig, opts) -> SectionResult:
     log("idle: RSS of a bare process holding the same model")
     code = (
         "import sys; sys.path.insert(0, %r)\n"
-        "from server.settings import Settings\nfrom server.transcriber import LocalWhisper\n"
+        "from stt_dictation.server.settings import Settings\nfrom stt_dictation.server.transcriber import LocalWhisper\n"
         "w = LocalWhisper(Settings()); w._load()\n"
         "print([l for l in open('/proc/self/status') if l.startswith('VmRSS:')][0].split()[1])\n"
     ) % str(REPO)
@@ -911,7 +911,7 @@ def _type_reps(rig: Rig, inj, text: str, reps: int) -> dict:
 
 
 def typing(rig: Rig, opts, clips) -> SectionResult:
-    from server.injector import XdotoolInjector
+    from stt_dictation.server.injector import XdotoolInjector
 
     res = SectionResult("typing")
     rig.ensure_idle()

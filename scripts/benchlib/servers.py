@@ -48,7 +48,7 @@ class SpeechServer:
 
     def wait_ready(self, timeout: float = 90.0) -> float:
         """Until one half-second of silence comes back transcribed; the seconds it took."""
-        from server.remote import make_remote
+        from stt_dictation.server.remote import make_remote
 
         t0 = time.monotonic()
         deadline = t0 + timeout

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-import client.cli
-import protocol
-import protocol.framing
-from protocol.messages import (
+import stt_dictation.protocol as protocol
+from stt_dictation.client import cli as client_cli
+from stt_dictation.protocol import framing  # noqa: F401 (protocol.framing below)
+from stt_dictation.protocol.messages import (
     COMMAND_ADAPTER,
     COMMAND_TYPES,
     FileTranscript,
@@ -33,9 +33,9 @@ from tests.conftest import CLIENT_CMD, NOT_RUNNING, PYTHON, REPO, Sttd, SttdFact
 
 
 def test_protocol_version_matches():
-    assert client.cli.PROTOCOL_VERSION == protocol.PROTOCOL_VERSION
-    assert client.cli.MAX_LINE == protocol.framing.MAX_REPLY_BYTES
-    assert client.cli.NOT_RUNNING == NOT_RUNNING
+    assert client_cli.PROTOCOL_VERSION == protocol.PROTOCOL_VERSION
+    assert client_cli.MAX_LINE == protocol.framing.MAX_REPLY_BYTES
+    assert client_cli.NOT_RUNNING == NOT_RUNNING
 
 
 # --- what the client sends ----------------------------------------------------------------
@@ -147,7 +147,7 @@ CLIENT_INVOCATIONS = [
 def test_every_client_command_sends_valid_protocol(recorder, capsys, tmp_path, argv, types):
     files = iter(_audio_files(tmp_path, 2))
     argv = [next(files) if a == "FILE" else a for a in argv]
-    rc = client.cli.main(argv)
+    rc = client_cli.main(argv)
     out = capsys.readouterr().out
     # tail and status --watch run until the stream ends, then say the server went away (1)
     assert rc == (1 if argv[0] == "tail" or "--watch" in argv else 0), out
@@ -188,7 +188,7 @@ def test_every_command_type_the_client_can_send_is_covered():
 def test_relative_transcribe_paths_are_made_absolute(recorder, capsys, tmp_path, monkeypatch):
     (tmp_path / "rel.wav").write_bytes(b"RIFF")
     monkeypatch.chdir(tmp_path)
-    assert client.cli.main(["transcribe", "rel.wav"]) == 0
+    assert client_cli.main(["transcribe", "rel.wav"]) == 0
     cmd = COMMAND_ADAPTER.validate_json(recorder.lines[0])
     assert cmd.paths == [str(tmp_path / "rel.wav")]
     assert capsys.readouterr().out.strip() == "text of rel.wav"
@@ -198,12 +198,13 @@ def test_relative_transcribe_paths_are_made_absolute(recorder, capsys, tmp_path,
 
 _PROBE = r"""
 import sys
-from client.cli import main
+from stt_dictation.client.cli import main
 rc = main(sys.argv[1:])
 mods = sorted(sys.modules)
 sys.stdout.write("\n@@RC %d\n" % rc + "\n".join(mods) + "\n")
 """
-HEAVY = ("pydantic", "pydantic_core", "asyncio", "rich", "protocol", "server", "numpy")
+HEAVY = ("pydantic", "pydantic_core", "asyncio", "rich", "numpy")
+HEAVY_OWN = ("stt_dictation.server", "stt_dictation.protocol")
 
 
 def _loaded_modules(args: list[str], socket_name: str) -> tuple[int, set[str]]:
@@ -214,13 +215,13 @@ def _loaded_modules(args: list[str], socket_name: str) -> tuple[int, set[str]]:
 
 
 def _heavy(mods: set[str]) -> list[str]:
-    return sorted(m for m in mods if m.split(".")[0] in HEAVY)
+    return sorted(m for m in mods if m.split(".")[0] in HEAVY or m.startswith(HEAVY_OWN))
 
 
 def test_hotkey_path_without_server_imports_nothing_heavy():
     rc, mods = _loaded_modules(["toggle"], unique_socket_name())
     assert rc == 1
-    assert "client.cli" in mods  # the probe measured the real thing
+    assert "stt_dictation.client.cli" in mods  # the probe measured the real thing
     assert _heavy(mods) == []
 
 
@@ -234,7 +235,7 @@ def test_hotkey_path_with_server_imports_nothing_heavy(shared_sttd: Sttd, cmd):
 def test_hotkey_importtime_lists_no_heavy_module():
     """The same check through `python -X importtime`, which logs every import, even undone ones."""
     p = subprocess.run(
-        [PYTHON, "-X", "importtime", "-m", "client.cli", "toggle"],
+        [PYTHON, "-X", "importtime", "-m", "stt_dictation.client.cli", "toggle"],
         cwd=REPO,
         env=base_env(unique_socket_name()),
         capture_output=True,
@@ -243,7 +244,7 @@ def test_hotkey_importtime_lists_no_heavy_module():
     )
     assert p.returncode == 1
     imported = {line.split("|")[-1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
-    assert "client.cli" in imported or "client" in imported
+    assert "stt_dictation.client" in imported
     assert _heavy(imported) == []
 
 
@@ -334,7 +335,7 @@ def test_shutdown_stops_the_server(sttd: Sttd):
 
 
 def _populate_history(db: Path, n: int, text_len: int) -> None:
-    from server.history import History as Journal
+    from stt_dictation.server.history import History as Journal
 
     async def fill():
         j = Journal(db)

@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from server.injector import XdotoolInjector
+from stt_dictation.server.injector import XdotoolInjector
 from tests.conftest import wait_until
 from tests.e2e.conftest import JFK, audio_env, dictate, finish, history, start_recording, status
 from tests.speech import SPEECH_DIR, normalise

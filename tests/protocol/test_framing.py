@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import MAX_LINE_BYTES, ErrorCode, LineDecoder, LineTooLong, encode, parse_command
-from protocol.framing import check_version
-from protocol.messages import (
+from stt_dictation.protocol import MAX_LINE_BYTES, ErrorCode, LineDecoder, LineTooLong, encode, parse_command
+from stt_dictation.protocol.framing import check_version
+from stt_dictation.protocol.messages import (
     COMMAND_ADAPTER,
     COMMAND_TYPES,
     PROTOCOL_VERSION,

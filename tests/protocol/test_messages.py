@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-import protocol
-from protocol import messages as m
-from protocol.framing import encode
+import stt_dictation.protocol as protocol
+from stt_dictation.protocol import messages as m
+from stt_dictation.protocol.framing import encode
 
 ENTRY = m.HistoryEntry(
     seq=7,

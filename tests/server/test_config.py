@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ConfigError, configurable, env_name, load, render
+from stt_dictation.server.config import ConfigError, configurable, env_name, load, render
 from tests.conftest import PYTHON, REPO, base_env, unique_socket_name
 
 # Each option, a value for the file, the environment and the command line, all different from the default.
@@ -102,7 +102,7 @@ def test_every_configurable_key_is_rendered(tmp_path):
 
 def sttd(*args: str, env: dict | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
     full = base_env(unique_socket_name(), extra=env)
-    return subprocess.run([PYTHON, "-m", "server", *args], cwd=REPO, env=full, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([PYTHON, "-m", "stt_dictation.server", *args], cwd=REPO, env=full, capture_output=True, text=True, timeout=timeout)
 
 
 def test_sttd_refuses_a_bad_config_with_exit_2_and_one_line(tmp_path):

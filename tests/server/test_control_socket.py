@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.messages import COMMAND_TYPES, PROTOCOL_VERSION, SERVER_MESSAGE_ADAPTER, ErrorCode
-from server import ipc
+from stt_dictation.protocol.messages import COMMAND_TYPES, PROTOCOL_VERSION, SERVER_MESSAGE_ADAPTER, ErrorCode
+from stt_dictation.server import ipc
 from tests.conftest import CLIENT_CMD, PYTHON, Conn, Sttd, SttdFactory, setpriv_cmd, unique_socket_name, wait_until
 
 
@@ -357,7 +357,7 @@ def test_read_timeout_constants_are_bounded():
 
 class _Handler:
     async def handle(self, command):
-        from protocol.messages import Ok
+        from stt_dictation.protocol.messages import Ok
 
         return Ok(state="idle")
 
@@ -370,7 +370,7 @@ class _Handler:
 
 def test_silent_connection_is_closed_by_the_read_timeout(monkeypatch):
     """The real ControlServer on a real socket, with READ_TIMEOUT shortened in-process."""
-    from server.events import EventBus
+    from stt_dictation.server.events import EventBus
 
     monkeypatch.setattr(ipc, "READ_TIMEOUT", 0.3)
     name = unique_socket_name()

@@ -1,6 +1,6 @@
 """The hallucination guard never drops words on one signal alone."""
 
-from server.guard import SegmentScore, judge, signals
+from stt_dictation.server.guard import SegmentScore, judge, signals
 
 
 def seg(text, nsp=0.1, lp=-0.3, cr=1.2):

@@ -8,12 +8,12 @@ import subprocess
 import sys
 import time
 
-from server.history import History
+from stt_dictation.server.history import History
 
 WRITER = r"""
 import asyncio, sys
 from pathlib import Path
-from server.history import History
+from stt_dictation.server.history import History
 
 async def main():
     h = History(Path(sys.argv[1]))

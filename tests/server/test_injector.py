@@ -2,7 +2,7 @@
 
 import pytest
 
-from server.injector import BACKENDS, NullInjector, XdotoolInjector, choose, clean
+from stt_dictation.server.injector import BACKENDS, NullInjector, XdotoolInjector, choose, clean
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.remote import (
+from stt_dictation.server.remote import (
     API_KEY_ENV,
     OpenAITranscriber,
     WyomingTranscriber,
@@ -28,7 +28,7 @@ from server.remote import (
     make_remote,
     parse_remote,
 )
-from server.transcriber import SAMPLE_RATE, ModelLoadError, TranscribeError, embedded_model_path
+from stt_dictation.server.transcriber import SAMPLE_RATE, ModelLoadError, TranscribeError, embedded_model_path
 from tests.harness import free_port, openai_server_argv, wyoming_server_argv
 from tests.server.fault_servers import FakeOpenAI, WyomingFault
 from tests.speech import SPEECH_DIR, normalise, wer
@@ -268,7 +268,7 @@ def test_make_remote_picks_the_protocol():
 
 
 def test_plain_http_to_another_host_warns_once_and_loopback_does_not(caplog):
-    caplog.set_level(logging.WARNING, logger="server.remote")
+    caplog.set_level(logging.WARNING, logger="stt_dictation.server.remote")
     make_remote("http://127.0.0.1:8000/v1", timeout=3)
     make_remote("http://localhost:8000/v1", timeout=3)
     make_remote("https://whisper.example.com/v1", timeout=3)
@@ -383,7 +383,7 @@ def test_wyoming_server_killed_mid_phrase_then_down_then_restarted(tmp_path):
 
 
 def test_wyoming_load_with_the_server_down_only_logs(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="server.remote")
+    caplog.set_level(logging.INFO, logger="stt_dictation.server.remote")
     for uri in (f"tcp://127.0.0.1:{free_port()}", f"unix://{tmp_path}/nobody.sock"):
         t = make_remote(uri, language="en", timeout=5)
         t0 = time.monotonic()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from server.segmenter import SAMPLE_RATE, Phrase, Retract, Segmenter, Speculate, StreamingVad
+from stt_dictation.server.segmenter import SAMPLE_RATE, Phrase, Retract, Segmenter, Speculate, StreamingVad
 from tests.speech import SPEECH_DIR
 
 faster_whisper = pytest.importorskip("faster_whisper")

@@ -12,7 +12,7 @@ from tests.conftest import PYTHON, REPO, base_env, unique_socket_name
 
 def test_install_service_writes_a_unit_systemd_accepts(tmp_path):
     env = base_env(unique_socket_name(), extra={"XDG_CONFIG_HOME": str(tmp_path)})
-    r = subprocess.run([PYTHON, "-m", "server", "--install-service"], cwd=REPO, env=env, capture_output=True, text=True, timeout=20)
+    r = subprocess.run([PYTHON, "-m", "stt_dictation.server", "--install-service"], cwd=REPO, env=env, capture_output=True, text=True, timeout=20)
     assert r.returncode == 0, r.stderr
     assert "systemctl --user enable --now sttd" in r.stdout
     unit = tmp_path / "systemd" / "user" / "sttd.service"

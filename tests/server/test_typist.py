@@ -3,10 +3,10 @@
 import asyncio
 
 
-from server.events import EventBus
-from server.history import History
-from server.injector import InjectError, Injector
-from server.typist import Ready, Typist
+from stt_dictation.server.events import EventBus
+from stt_dictation.server.history import History
+from stt_dictation.server.injector import InjectError, Injector
+from stt_dictation.server.typist import Ready, Typist
 
 
 class Keyboard(Injector):

@@ -1,0 +1,1 @@
+"""Shared test machinery: imported explicitly by tests and the benchmark; fixtures live in conftest.py."""
