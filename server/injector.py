@@ -12,12 +12,15 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from abc import ABC, abstractmethod
 
 log = logging.getLogger(__name__)
 
 _ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b\ufeff]")
+SECRET_VARIABLES = frozenset({"STT_API_KEY"})
+"""Variables no helper program (typing tools, notify-send) inherits."""
 
 
 class InjectError(Exception):
@@ -27,40 +30,66 @@ class InjectError(Exception):
 def clean(text: str, replacements: dict[str, str] | None = None) -> str:
     """Strip escape sequences and control characters, apply replacements, normalise spaces.
 
-    Dictation must never press Enter or send an escape sequence into a terminal.
+    Dictation must never press Enter or send an escape sequence into a terminal, so
+    the text is stripped again after the replacements, which are literal text (a
+    backslash in one is a backslash, never a regex template escape).
     """
-    text = _ESCAPES.sub(" ", text)
-    text = _CONTROLS.sub(" ", text)
+    text = _strip(text)
     for spoken, written in (replacements or {}).items():
         if spoken:
-            text = re.sub(rf"(?<!\w){re.escape(spoken)}(?!\w)", written, text, flags=re.IGNORECASE)
-    return " ".join(text.split())
+            text = re.sub(rf"(?<!\w){re.escape(spoken)}(?!\w)", lambda _m, w=written: w, text, flags=re.IGNORECASE)
+    return " ".join(_strip(text).split())
 
 
-async def run_tool(argv: list[str], *, timeout: float, stdin: bytes | None = None, env: dict | None = None) -> str:
-    """Run a tool, return its stdout; raise InjectError on failure or timeout."""
+def _strip(text: str) -> str:
+    return _CONTROLS.sub(" ", _ESCAPES.sub(" ", text))
+
+
+def tool_env() -> dict[str, str]:
+    """The environment for helper programs: ours, less the secrets they have no use for."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+
+
+async def run_tool(argv: list[str], *, timeout: float, stdin: bytes | None = None, forks: bool = False) -> str:
+    """Run a tool, return its stdout; raise InjectError on failure or timeout.
+
+    A tool that `forks` a child to serve the clipboard (xclip, wl-copy) is waited for
+    by its exit, not by the end of output that child keeps open: stderr goes to a file.
+    """
+    errfile = tempfile.TemporaryFile() if forks else None
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-    except FileNotFoundError as exc:
-        raise InjectError(f"{argv[0]} is not installed or not on PATH") from exc
-    except OSError as exc:
-        raise InjectError(f"cannot run {argv[0]}: {exc}") from exc
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise InjectError(f"{argv[0]} did not finish within {timeout:.1f} s") from None
-    if proc.returncode != 0:
-        msg = err.decode(errors="replace").strip().splitlines()
-        raise InjectError(f"{argv[0]} failed (exit {proc.returncode}): {msg[-1] if msg else 'no message'}")
-    return out.decode(errors="replace")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL if forks else asyncio.subprocess.PIPE,
+                stderr=errfile if errfile is not None else asyncio.subprocess.PIPE,
+                env=tool_env(),
+            )
+        except FileNotFoundError as exc:
+            raise InjectError(f"{argv[0]} is not installed or not on PATH") from exc
+        except OSError as exc:
+            raise InjectError(f"cannot run {argv[0]}: {exc}") from exc
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+        except TimeoutError:
+            if proc.returncode is None:
+                try:
+                    proc.kill()
+                except ProcessLookupError:
+                    pass  # it exited between the timeout and the kill
+            await proc.wait()
+            raise InjectError(f"{argv[0]} did not finish within {timeout:.1f} s") from None
+        if errfile is not None:
+            errfile.seek(0)
+            err = errfile.read(64 * 1024)
+        if proc.returncode != 0:
+            msg = (err or b"").decode(errors="replace").strip().splitlines()
+            raise InjectError(f"{argv[0]} failed (exit {proc.returncode}): {msg[-1] if msg else 'no message'}")
+        return (out or b"").decode(errors="replace")
+    finally:
+        if errfile is not None:
+            errfile.close()
 
 
 class Injector(ABC):
@@ -178,7 +207,7 @@ class YdotoolInjector(Injector):
 
     async def type(self, text: str) -> None:
         """Type with ydotool."""
-        argv = ["ydotool", "type"]
+        argv = ["ydotool", "type", "--escape=0"]  # else 1.x turns a typed "\n" into Enter
         if self.delay_ms is not None:
             argv += ["--key-delay", str(self.delay_ms)]
         await run_tool(argv + ["--", text], timeout=self._timeout(text, self.delay_ms or 12))
@@ -201,10 +230,10 @@ class ClipboardInjector(Injector):
     async def type(self, text: str) -> None:
         """Set the clipboard and press the paste key."""
         if self._wayland():
-            await run_tool(["wl-copy", "--", text], timeout=5.0)
+            await run_tool(["wl-copy", "--", text], timeout=5.0, forks=True)
             await run_tool(["wtype", "-M", "ctrl", "-M", "shift", "v", "-m", "shift", "-m", "ctrl"], timeout=5.0)
         else:
-            await run_tool(["xclip", "-selection", "clipboard", "-in"], stdin=text.encode(), timeout=5.0)
+            await run_tool(["xclip", "-selection", "clipboard", "-in"], stdin=text.encode(), timeout=5.0, forks=True)
             await run_tool(["xdotool", "key", "--clearmodifiers", "ctrl+shift+v"], timeout=5.0)
 
 
@@ -218,12 +247,16 @@ class StdoutInjector(Injector):
         return None
 
     async def type(self, text: str) -> None:
-        """Write a line and flush; the joining space means nothing on a line of its own."""
+        """Write a line and flush, in a thread: a reader that stalls must not stall the loop."""
         try:
-            sys.stdout.write(text.strip() + "\n")
-            sys.stdout.flush()
+            await asyncio.to_thread(_write_line, text.strip())
         except (OSError, ValueError) as exc:
             raise InjectError(f"cannot write to standard output: {exc}") from exc
+
+
+def _write_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 class NullInjector(Injector):

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import shutil
 
+from .injector import tool_env
+
 log = logging.getLogger(__name__)
 
 
@@ -29,6 +31,7 @@ class Notifier:
             proc = await asyncio.create_subprocess_exec(
                 "notify-send", "--app-name=stt", f"--urgency={urgency}", "--expire-time=3000", summary, body,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                env=tool_env(),
             )  # fmt: skip
             await asyncio.wait_for(proc.wait(), 2.0)
         except (OSError, TimeoutError) as exc:

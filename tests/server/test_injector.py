@@ -51,3 +51,22 @@ def test_xdotool_reports_a_missing_tool(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.setenv("DISPLAY", ":9")
     assert "xdotool" in (XdotoolInjector().problem() or "")
+
+
+@pytest.mark.parametrize(
+    "replacements, raw, expected",
+    [
+        ({"zz": "\\"}, "a zz b", "a \\ b"),
+        ({"users": "C:\\Users"}, "open users now", "open C:\\Users now"),
+        ({"bell": "\\a"}, "ring bell", "ring \\a"),  # two characters, never BEL
+        ({"group": "\\1 \\g<0>"}, "group", "\\1 \\g<0>"),  # no template references either
+    ],
+)
+def test_replacements_are_literal_text(replacements, raw, expected):
+    assert clean(raw, replacements) == expected
+
+
+def test_control_characters_in_replacements_are_stripped_too():
+    out = clean("say esc and enter", {"esc": "\x1b[2J", "enter": "line\nbreak\x07"})
+    assert "\x1b" not in out and "\n" not in out and "\x07" not in out
+    assert out == "say and line break"  # the whole escape sequence goes, not just ESC
