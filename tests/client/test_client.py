@@ -29,7 +29,8 @@ from stt_dictation.protocol.messages import (
     Status,
     Transcripts,
 )
-from tests.conftest import CLIENT_CMD, NOT_RUNNING, PYTHON, REPO, Sttd, SttdFactory, base_env, unique_socket_name
+from tests.support.env import CLIENT_CMD, NOT_RUNNING, PYTHON, REPO, base_env, unique_socket_name
+from tests.support.sttd import Sttd, SttdFactory
 
 
 def test_protocol_version_matches():

@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from tests.conftest import CLIENT_CMD, REPO, run_client, wait_until
+from tests.support.env import CLIENT_CMD, REPO
+from tests.support.sttd import run_client
+from tests.support.wait import wait_until
 
 
 def test_waybar_output_has_the_fields_waybar_reads(idle_sttd):

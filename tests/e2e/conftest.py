@@ -1,25 +1,23 @@
-"""End-to-end fixtures: a virtual microphone, a virtual screen, and dictation helpers."""
+"""End-to-end fixtures: a virtual microphone and a virtual screen, one of each per module.
+
+The dictation helpers the tests call live in `tests/support/dictation.py`.
+"""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import Sttd, wait_until
-from tests.harness import VirtualDisplay, VirtualMicrophone, child_env, missing_binaries
-from tests.speech import SPEECH_DIR
-
-JFK = SPEECH_DIR / "jfk_jfk.wav"
+from tests.support.devices import missing_binaries
+from tests.support.display import DISPLAY_BINARIES, VirtualDisplay
+from tests.support.mic import MIC_BINARIES, VirtualMicrophone
 
 
 @pytest.fixture(scope="module")
-def mic():
+def mic() -> Iterator[VirtualMicrophone]:
     """A private PulseAudio whose default source hears what is played into it."""
-    missing = missing_binaries(["pulseaudio", "pactl", "paplay"])
+    missing = missing_binaries(MIC_BINARIES)
     if missing:
         pytest.skip(f"missing {missing}: run scripts/test, which installs them")
     with VirtualMicrophone() as m:
@@ -27,65 +25,10 @@ def mic():
 
 
 @pytest.fixture(scope="module")
-def display():
+def display() -> Iterator[VirtualDisplay]:
     """A private Xvfb screen."""
-    missing = missing_binaries(["Xvfb", "xterm", "xdotool"])
+    missing = missing_binaries(DISPLAY_BINARIES)
     if missing:
         pytest.skip(f"missing {missing}: run scripts/test, which installs them")
     with VirtualDisplay() as d:
         yield d
-
-
-def audio_env(*devices) -> dict[str, str]:
-    """The variables a server needs to record from the virtual microphone (and type on the screen)."""
-    base = child_env(*devices)
-    keys = {k for d in devices for k in d.env}
-    return {k: base[k] for k in keys}
-
-
-def status(srv: Sttd) -> dict:
-    return srv.request({"type": "status"})
-
-
-def start_recording(srv: Sttd, timeout: float = 5.0) -> None:
-    """`stt start`, then wait until the microphone delivers audio (its `recording_started` event)."""
-    sub = srv.connect(timeout=timeout)
-    try:
-        assert sub.request({"type": "subscribe", "v": 1})["type"] == "ok"
-        assert srv.client("start").returncode == 0
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                ev = sub.read_json(timeout=0.2)
-            except TimeoutError:
-                ev = None
-            if ev and ev.get("type") == "recording_started":
-                return
-            if ev and ev.get("type") == "fault":
-                raise AssertionError(f"recording failed: {ev['message']}")
-        raise AssertionError(f"the microphone never delivered audio; status {status(srv)}")
-    finally:
-        sub.close()
-
-
-def finish(srv: Sttd, timeout: float = 30.0, command: str = "stop") -> None:
-    """Stop recording and wait until every phrase is resolved."""
-    assert srv.client(command).returncode == 0
-    wait_until(lambda: (s := status(srv))["state"] != "recording" and s["pending"] == 0, timeout, what="pending phrases to finish")
-
-
-def dictate(srv: Sttd, mic: VirtualMicrophone, *wavs: Path, tail: float = 1.0) -> None:
-    """Record while playing the clips, then stop and wait for the text."""
-    start_recording(srv)
-    for w in wavs:
-        mic.play(w)
-    mic.play_silence(tail)  # let the last pause be heard as a pause
-    finish(srv)
-
-
-def history(srv: Sttd, n: int = 200) -> list[dict]:
-    return json.loads(srv.client("history", "-n", str(n), "--json").stdout)
-
-
-def sox(*args: str) -> None:
-    subprocess.run(["sox", *args], check=True, timeout=30, capture_output=True)

@@ -14,9 +14,9 @@ import wave
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import audio_env, finish, history, start_recording
-from tests.server.test_remote import free_port, openai_server, start_wyoming, wait_wyoming  # noqa: F401 (fixture)
-from tests.speech import clips, wer
+from tests.support.dictation import audio_env, finish, history, start_recording
+from tests.support.speech import clips, wer
+from tests.support.speech_servers import free_port, start_wyoming, wait_wyoming
 
 
 REMOTE_WER_TOLERANCE = 0.02

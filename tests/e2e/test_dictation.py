@@ -6,8 +6,8 @@ import json
 import time
 import pytest
 
-from tests.conftest import wait_until
-from tests.e2e.conftest import JFK, audio_env, dictate, history, sox, start_recording, status
+from tests.support.dictation import JFK, audio_env, dictate, history, sox, start_recording, status
+from tests.support.wait import wait_until
 
 
 @pytest.mark.parametrize("kind", ["silence", "whitenoise", "pinknoise", "brownnoise"])
@@ -98,7 +98,7 @@ def test_a_model_that_cannot_load_exits_4_with_a_message(sttd_factory, tmp_path)
 def test_list_devices_shows_the_virtual_microphone(mic):
     import subprocess
 
-    from tests.conftest import REPO, SERVER_CMD, base_env, unique_socket_name
+    from tests.support.env import REPO, SERVER_CMD, base_env, unique_socket_name
 
     env = base_env(unique_socket_name(), extra=audio_env(mic))
     r = subprocess.run([*SERVER_CMD, "--list-devices"], cwd=REPO, env=env, capture_output=True, text=True, timeout=30)

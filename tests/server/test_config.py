@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stt_dictation.server.config import ConfigError, configurable, env_name, load, render
-from tests.conftest import PYTHON, REPO, base_env, unique_socket_name
+from tests.support.env import PYTHON, REPO, base_env, unique_socket_name
 
 # Each option, a value for the file, the environment and the command line, all different from the default.
 VALUES = {

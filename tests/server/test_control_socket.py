@@ -16,9 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stt_dictation.protocol.messages import COMMAND_TYPES, PROTOCOL_VERSION, SERVER_MESSAGE_ADAPTER, ErrorCode
+from stt_dictation.protocol.commands import COMMAND_TYPES
+from stt_dictation.protocol.constants import PROTOCOL_VERSION
+from stt_dictation.protocol.messages import SERVER_MESSAGE_ADAPTER, ErrorCode
 from stt_dictation.server import ipc
-from tests.conftest import CLIENT_CMD, PYTHON, Conn, Sttd, SttdFactory, setpriv_cmd, unique_socket_name, wait_until
+from tests.support.conn import Conn
+from tests.support.env import CLIENT_CMD, PYTHON, setpriv_cmd, unique_socket_name
+from tests.support.sttd import Sttd, SttdFactory
+from tests.support.wait import wait_until
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import PYTHON, REPO, base_env, unique_socket_name
+from tests.support.env import PYTHON, REPO, base_env, unique_socket_name
 
 
 def test_install_service_writes_a_unit_systemd_accepts(tmp_path):

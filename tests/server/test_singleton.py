@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from tests.conftest import PYTHON, SERVER_CMD, SttdFactory, base_env, setpriv_cmd, unique_socket_name, wait_until
+from tests.support.env import PYTHON, SERVER_CMD, base_env, setpriv_cmd, unique_socket_name
+from tests.support.sttd import SttdFactory
+from tests.support.wait import wait_until
 
 EXIT_RUNNING = 3
 

@@ -1,4 +1,4 @@
-"""The evaluation set in ../shared/eval/speech: references, a normaliser and word error rate."""
+"""The evaluation set in shared/eval/speech beside the checkout: references, a normaliser and word error rate."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SPEECH_DIR = Path(os.environ.get("STT_SPEECH_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval" / "speech"))
+SPEECH_DIR = Path(os.environ.get("STT_SPEECH_DIR", Path(__file__).resolve().parents[3] / "shared" / "eval" / "speech"))
 """Where the recordings and refs.tsv live (override with STT_SPEECH_DIR)."""
 
 
@@ -26,9 +26,6 @@ def clips() -> list[Clip]:
     with open(SPEECH_DIR / "refs.tsv", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     return [Clip(SPEECH_DIR / r["file"], float(r["seconds"]), r["reference"]) for r in rows]
-
-
-_NUMBERS = {"twentieth": "twentieth"}
 
 
 def normalise(text: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The test harness itself: a real virtual microphone that records what is played, a real window that captures typing."""
+"""The test rigs themselves (tests/support): a real virtual microphone that records what is played, a real window that captures typing."""
 
 from __future__ import annotations
 
@@ -17,18 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.harness import (
-    DISPLAY_BINARIES,
-    MIC_BINARIES,
-    HarnessError,
-    VirtualDisplay,
-    VirtualMicrophone,
-    child_env,
-    missing_binaries,
-)
+from tests.support.devices import HarnessError, child_env, missing_binaries
+from tests.support.dictation import JFK
+from tests.support.display import DISPLAY_BINARIES, VirtualDisplay
+from tests.support.mic import MIC_BINARIES, VirtualMicrophone
+from tests.support.process import Process
 
-SPEECH_DIR = Path(os.environ.get("STT_SPEECH_DIR", Path(__file__).resolve().parents[2] / "shared" / "eval" / "speech"))
-JFK = SPEECH_DIR / "jfk_jfk.wav"
 RATE = 16000
 
 # Runs in a child with the microphone's environment: records RATE Hz mono
@@ -215,7 +209,7 @@ def test_recording_hears_the_played_clip(mic: VirtualMicrophone, tmp_path: Path)
         assert recorder.read_line(15) == "READY"
         played_at = time.monotonic()
         player = mic.play(excerpt, wait=False)
-        assert isinstance(player, subprocess.Popen)
+        assert isinstance(player, Process)
         summary = json.loads(recorder.read_line(15))
         assert recorder.wait(timeout=10) == 0
         assert player.wait(timeout=5) == 0
@@ -269,7 +263,7 @@ def test_display_starts_fast_and_cleans_up() -> None:
         assert virtual_display.env["DISPLAY"] == f":{virtual_display.display_number}"
         assert window.has_focus()
     assert not Path(f"/proc/{pid}").exists()
-    assert window.process.poll() is not None
+    assert window.process.returncode is not None
     assert not temp_dir.exists()
 
 

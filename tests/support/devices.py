@@ -1,0 +1,69 @@
+"""What the virtual devices share: their errors, their environment for clients, and how they run helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from tests.support.process import Process
+
+COMMAND_TIMEOUT = 10.0
+"""Seconds a one-shot command (pactl, xdotool) may take."""
+
+
+class HarnessError(RuntimeError):
+    """A virtual device failed to start, respond or clean up."""
+
+
+class HarnessTimeout(HarnessError, TimeoutError):
+    """An expected condition on a virtual device did not happen in time."""
+
+
+class Device(Protocol):
+    """A virtual device: the variables its clients need, and the ones that would mislead them."""
+
+    env: dict[str, str]
+    unset_env: tuple[str, ...]
+
+
+def missing_binaries(names: Iterable[str]) -> list[str]:
+    """Return the executables in names that are not on PATH."""
+    return [name for name in names if shutil.which(name) is None]
+
+
+def child_env(*devices: Device, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return base (default os.environ) with each device's variables set and its conflicting ones removed."""
+    env = dict(os.environ if base is None else base)
+    for device in devices:
+        for name in device.unset_env:
+            env.pop(name, None)
+        env.update(device.env)
+    return env
+
+
+def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str], **kwargs: Any) -> Process:
+    """Start a device's helper in its own session (terminal signals stay with us), killed if we die."""
+    return Process(argv, log_path, env, new_session=True, guard=True, **kwargs).start()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.01) -> None:
+    """Poll predicate until it is true, raising HarnessTimeout after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise HarnessTimeout(f"timed out after {timeout:.1f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def tail(path: Path | None, limit: int = 2000) -> str:
+    """Return the end of a log file for error messages."""
+    if path is None or not path.exists():
+        return ""
+    return path.read_text(errors="replace")[-limit:]
+
+
+__all__ = ["COMMAND_TIMEOUT", "Device", "HarnessError", "HarnessTimeout", "child_env", "missing_binaries", "spawn", "tail", "wait_until"]
