@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .remote_uri import display_uri
 from .settings import Settings
 
 NOT_CONFIGURABLE = frozenset({"socket", "test_transcribe_delays", "test_inject_delay"})
@@ -120,8 +121,6 @@ def load(
             key = str(err["loc"][0]) if err["loc"] else "?"
             value = merged.get(key, err.get("input"))
             if key == "remote":
-                from .remote import display_uri
-
                 value = display_uri(str(value))  # a URI may carry credentials
             lines.append(f"setting '{key}' = {value!r} (from {sources.get(key, 'defaults')}): {err['msg']}")
         raise ConfigError(lines) from None
@@ -135,8 +134,6 @@ def render(loaded: Loaded) -> str:
     lines = []
     data = loaded.settings.model_dump(mode="json")
     if data.get("remote"):
-        from .remote import display_uri
-
         data["remote"] = display_uri(data["remote"])
     for key in configurable():
         value = data[key]

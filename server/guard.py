@@ -9,7 +9,8 @@ Whatever is filtered is returned with the reason so it lands in the history.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from .transcript import SegmentScore
 
 NO_SPEECH_PROB = 0.6
 """Whisper's own no-speech threshold."""
@@ -41,16 +42,6 @@ SILENCE_PHRASES = frozenset(
 """Texts Whisper is known to produce on silence and noise."""
 
 _NON_WORD = re.compile(r"[^\w\s']+")
-
-
-@dataclass(frozen=True)
-class SegmentScore:
-    """What the model reported about one decoded segment."""
-
-    text: str
-    no_speech_prob: float
-    avg_logprob: float
-    compression_ratio: float
 
 
 def _normal(text: str) -> str:

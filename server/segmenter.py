@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from .wav import SAMPLE_RATE
+
 WINDOW = 512
 """Samples per VAD window (32 ms), fixed by the Silero model."""
 CONTEXT = 64

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .remote_uri import parse_remote
+
 InjectorName = Literal["auto", "xdotool", "wtype", "dotool", "ydotool", "clipboard", "stdout", "none"]
 """Typing backends `--injector` accepts."""
 
@@ -96,8 +98,6 @@ class Settings(BaseModel):
     def _remote(cls, v: str | None) -> str | None:
         if v is None:
             return None
-        from .remote import parse_remote
-
         parse_remote(v)  # its ValueError says what is expected, without secrets
         return v.strip()
 

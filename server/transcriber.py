@@ -1,4 +1,4 @@
-"""Turning phrase audio into text: one interface, the local faster-whisper model behind it.
+"""The local transcriber: faster-whisper on this machine (the interface is in transcript.py).
 
 The model is loaded once and called from one worker thread, so the event loop
 never blocks and calls never race on the model. The segment generator is consumed
@@ -11,64 +11,16 @@ import asyncio
 import logging
 import os
 import time
-from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .guard import SegmentScore
 from .settings import Settings
+from .transcript import ModelLoadError, SegmentScore, Transcriber, TranscribeError, Transcript
+from .wav import SAMPLE_RATE, decode_file
 
 log = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
-
-
-class ModelLoadError(Exception):
-    """The model could not be loaded; the server cannot work."""
-
-
-class TranscribeError(Exception):
-    """One call failed; the phrase is kept and may be retried."""
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """What a transcriber returns for one piece of audio."""
-
-    segments: list[SegmentScore] = field(default_factory=list)
-    elapsed: float = 0.0
-
-    @property
-    def text(self) -> str:
-        """All segment texts joined."""
-        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
-
-
-class Transcriber(ABC):
-    """Anything that turns 16 kHz mono float32 audio into text."""
-
-    backend: str = "local"
-    """`local` or a remote URI without secrets, for `stt status`."""
-    model_name: str = ""
-    """What `stt status` shows as the model."""
-
-    @abstractmethod
-    async def load(self) -> None:
-        """Get ready; raise ModelLoadError when that is impossible."""
-
-    @abstractmethod
-    async def transcribe(self, audio: np.ndarray) -> Transcript:
-        """Transcribe one phrase."""
-
-    @abstractmethod
-    async def transcribe_file(self, path: str) -> tuple[str, float, float]:
-        """(text, audio seconds, elapsed) for an audio file of any common format."""
-
-    async def close(self) -> None:
-        """Release resources."""
 
 
 def embedded_model_path() -> Path:
@@ -104,7 +56,8 @@ class LocalWhisper(Transcriber):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
         self._model = None
 
-    def _load(self) -> None:
+    def load_blocking(self) -> None:
+        """Load the model in the calling thread (the benchmark's way; `load` runs this in the worker)."""
         from faster_whisper import WhisperModel
 
         threads = self._settings.cpu_threads or (os.cpu_count() or 1)
@@ -119,12 +72,12 @@ class LocalWhisper(Transcriber):
         except Exception as exc:
             raise ModelLoadError(f"cannot load model {self._model_ref!r} on {self.device}/{self.compute_type}: {exc}") from exc
         # One tiny decode so the first real phrase does not pay for lazy initialisation.
-        self._decode(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
+        self.decode(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
 
     async def load(self) -> None:
         """Load the model in the worker thread."""
         t0 = time.monotonic()
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._load)
+        await asyncio.get_running_loop().run_in_executor(self._pool, self.load_blocking)
         log.info("model %s loaded on %s/%s in %.2f s", self._model_ref, self.device, self.compute_type, time.monotonic() - t0)
 
     def _options(self) -> dict:
@@ -140,28 +93,28 @@ class LocalWhisper(Transcriber):
             no_speech_threshold=None,
         )
 
-    def _decode(self, audio: np.ndarray) -> Transcript:
-        assert self._model is not None
+    def decode(self, audio: np.ndarray) -> Transcript:
+        """Transcribe one phrase in the calling thread; the model must be loaded (`load_blocking`)."""
+        if self._model is None:
+            raise RuntimeError("LocalWhisper.decode before the model is loaded")
         t0 = time.monotonic()
         segments, _info = self._model.transcribe(audio, vad_filter=False, **self._options())
         scored = [
             SegmentScore(s.text, float(s.no_speech_prob), float(s.avg_logprob), float(s.compression_ratio))
-            for s in segments  # the generator decodes lazily: consume it here, in the worker
+            for s in segments  # the generator decodes lazily: consume it inside this call
         ]
         return Transcript(scored, time.monotonic() - t0)
 
     async def transcribe(self, audio: np.ndarray) -> Transcript:
         """Transcribe one phrase in the worker thread."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._decode, audio)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self.decode, audio)
         except Exception as exc:
             raise TranscribeError(str(exc)) from exc
 
     def _file(self, path: str) -> tuple[str, float, float]:
-        from faster_whisper import decode_audio
-
         assert self._model is not None
-        audio = decode_audio(path, sampling_rate=SAMPLE_RATE)
+        audio = decode_file(path)
         t0 = time.monotonic()
         segments, _ = self._model.transcribe(audio, vad_filter=True, **self._options())
         text = " ".join(s.text.strip() for s in segments if s.text.strip())

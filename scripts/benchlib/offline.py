@@ -30,17 +30,17 @@ def model():
 
     t0 = time.monotonic()
     lw = LocalWhisper(settings())
-    lw._load()  # the same synchronous load the server runs in its worker thread
+    lw.load_blocking()  # the same synchronous load the server runs in its worker thread
     log(f"offline model loaded in {time.monotonic() - t0:.1f} s ({lw.model_name}, {lw.device}/{lw.compute_type})")
     return lw
 
 
 def decode_seconds(audio: np.ndarray, reps: int) -> tuple[float, str]:
-    """Median time of the server's decode (`LocalWhisper._decode`, options as in sttd) and its text."""
+    """Median time of the server's decode (`LocalWhisper.decode`, options as in sttd) and its text."""
     lw = model()
     times, text = [], ""
     for _ in range(max(reps, 1)):
-        tr = lw._decode(audio)
+        tr = lw.decode(audio)
         times.append(tr.elapsed)
         text = tr.text
     return median(times), text
@@ -122,7 +122,7 @@ def analyse_clip(clip, reps: int) -> ClipAnalysis:
     if phrases:
         last = phrases[-1]
         floor, _ = decode_seconds(last.audio, reps)
-        texts = [model()._decode(p.audio).text for p in phrases]
+        texts = [model().decode(p.audio).text for p in phrases]
     else:
         last, floor, texts = None, None, []
     naive, naive_text = decode_seconds(audio, reps)

@@ -1,6 +1,7 @@
 """The hallucination guard never drops words on one signal alone."""
 
-from stt_dictation.server.guard import SegmentScore, judge, signals
+from stt_dictation.server.guard import judge, signals
+from stt_dictation.server.transcript import SegmentScore
 
 
 def seg(text, nsp=0.1, lp=-0.3, cr=1.2):

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from stt_dictation.server.segmenter import SAMPLE_RATE, Phrase, Retract, Segmenter, Speculate, StreamingVad
-from tests.speech import SPEECH_DIR
+from stt_dictation.server.segmenter import Phrase, Retract, Segmenter, Speculate, StreamingVad
+from stt_dictation.server.wav import SAMPLE_RATE
+from tests.support.speech import SPEECH_DIR
 
 faster_whisper = pytest.importorskip("faster_whisper")
 
