@@ -11,33 +11,30 @@ import errno
 import logging
 import os
 import socket
-import struct
+import time
 from collections.abc import Awaitable
 from typing import Protocol
 
 from pydantic import BaseModel
 
+from ..protocol.address import peer_credentials
+from ..protocol.commands import Command, Subscribe
 from ..protocol.framing import LineDecoder, LineTooLong, check_version, encode, parse_command
-from ..protocol.messages import Command, ErrorCode, ErrorReply, Ok, Subscribe
+from ..protocol.messages import ErrorCode, ErrorReply, Ok
 
 from .events import EventBus
 
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 30.0
-"""Seconds a connection may stay silent before it is closed."""
+"""Seconds a connection has for each complete command line before it is closed."""
 WRITE_TIMEOUT = 5.0
 """Seconds a reply may take to drain before the connection is dropped."""
 READ_CHUNK = 16 * 1024
-
-_CRED = struct.Struct("3i")
-
-
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
-    """(pid, uid, gid) of the process on the other end of a Unix socket."""
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size)
-    return _CRED.unpack(raw)
-
+SUBSCRIBER_INPUT_LIMIT = 64 * 1024
+"""Bytes a `tail` subscriber may send (it has nothing to say) before it is dropped."""
+REFUSAL_LOG_INTERVAL = 10.0
+"""Seconds between log lines about refused peers of one uid; a loop of them must not flood the log."""
 
 class AlreadyRunning(Exception):
     """Another process holds the socket name."""
@@ -67,8 +64,6 @@ def claim(address: str, *, connect_retry: float = 0.4) -> socket.socket:
 
 
 def _raise_holder(address: str, retry: float) -> socket.socket:
-    import time
-
     deadline = time.monotonic() + retry
     while True:
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -84,6 +79,39 @@ def _raise_holder(address: str, retry: float) -> socket.socket:
             time.sleep(0.01)
         finally:
             probe.close()
+
+
+def refusal(pid: int, uid: int, own_uid: int, allow_sandboxed: bool) -> str | None:
+    """Why a peer may not use this server, or None.
+
+    Another user is refused; so is a process of ours in another mount namespace
+    (Flatpak, Snap, a container sharing the network namespace), which could
+    otherwise read the history and transcribe any of our files, unless allowed.
+    """
+    if uid != own_uid:
+        return f"uid {uid} may not use the server of uid {own_uid}"
+    if allow_sandboxed:
+        return None
+    try:
+        same = os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
+    except OSError as exc:
+        return f"cannot tell the sandbox of pid {pid} ({exc.strerror})"
+    if not same:
+        return f"pid {pid} runs in another mount namespace (a sandbox or container); set allow_sandboxed_clients = true to allow it"
+    return None
+
+
+class SubscriberTalks(Exception):
+    """A subscriber sent more than it may."""
+
+
+async def _until_closed(reader: asyncio.StreamReader) -> None:
+    """Wait for EOF, discarding what the peer sends in chunks so nothing accumulates."""
+    received = 0
+    while chunk := await reader.read(READ_CHUNK):
+        received += len(chunk)
+        if received > SUBSCRIBER_INPUT_LIMIT:
+            raise SubscriberTalks
 
 
 class CommandHandler(Protocol):
@@ -102,7 +130,7 @@ class CommandHandler(Protocol):
 class ControlServer:
     """Serves the control socket until `close()`."""
 
-    def __init__(self, sock: socket.socket, handler: CommandHandler, bus: EventBus) -> None:
+    def __init__(self, sock: socket.socket, handler: CommandHandler, bus: EventBus, *, allow_sandboxed: bool = False) -> None:
         self._sock = sock
         self._handler = handler
         self._bus = bus
@@ -110,6 +138,8 @@ class ControlServer:
         self._tasks: set[asyncio.Task] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._uid = os.getuid()
+        self._refusals: dict[int, tuple[float, int]] = {}
+        self.allow_sandboxed = allow_sandboxed
         self.closing = False
 
     async def start(self) -> None:
@@ -137,12 +167,10 @@ class ControlServer:
         try:
             sock = writer.get_extra_info("socket")
             pid, uid, _ = peer_credentials(sock)
-            if uid != self._uid:
-                log.warning("refused connection from pid %d uid %d (server uid %d)", pid, uid, self._uid)
-                await self._send(
-                    writer,
-                    ErrorReply(code=ErrorCode.FORBIDDEN, message=f"uid {uid} may not use the server of uid {self._uid}"),
-                )
+            why = refusal(pid, uid, self._uid, self.allow_sandboxed)
+            if why is not None:
+                self._log_refusal(pid, uid, why)
+                await self._send(writer, ErrorReply(code=ErrorCode.FORBIDDEN, message=why))
                 return
             await self._conversation(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, BrokenPipeError):
@@ -154,17 +182,31 @@ class ControlServer:
         finally:
             writer.close()
 
+    def _log_refusal(self, pid: int, uid: int, why: str) -> None:
+        """One WARNING per uid per interval, counting the refusals it stood for."""
+        now = time.monotonic()
+        last, quiet = self._refusals.get(uid, (-REFUSAL_LOG_INTERVAL, 0))
+        if now - last < REFUSAL_LOG_INTERVAL:
+            self._refusals[uid] = (last, quiet + 1)
+            return
+        more = f" ({quiet} more refused in the last {now - last:.0f} s)" if quiet else ""
+        log.warning("refused connection from pid %d uid %d: %s%s", pid, uid, why, more)
+        self._refusals[uid] = (now, 0)
+
     async def _conversation(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = LineDecoder()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READ_TIMEOUT  # per line: trickling bytes do not extend it
         while not self.closing:
             try:
-                data = await asyncio.wait_for(reader.read(READ_CHUNK), READ_TIMEOUT)
+                data = await asyncio.wait_for(reader.read(READ_CHUNK), max(0.0, deadline - loop.time()))
             except TimeoutError:
-                await self._send(writer, ErrorReply(code=ErrorCode.TIMEOUT, message=f"no command within {READ_TIMEOUT:g} s"))
+                await self._send(writer, ErrorReply(code=ErrorCode.TIMEOUT, message=f"no complete command within {READ_TIMEOUT:g} s"))
                 return
             if not data:
                 return
-            for line in decoder.feed(data):
+            lines = decoder.feed(data)
+            for line in lines:
                 if isinstance(line, LineTooLong):
                     reply: BaseModel = ErrorReply(
                         code=ErrorCode.LINE_TOO_LONG,
@@ -191,6 +233,8 @@ class ControlServer:
                     log.exception("command %s failed", parsed.type)
                     reply = ErrorReply(code=ErrorCode.INTERNAL, message=f"{parsed.type} failed: {exc}")
                 await self._send(writer, reply)
+            if lines:  # answered: the next line gets its own READ_TIMEOUT
+                deadline = loop.time() + READ_TIMEOUT
 
     async def _send(self, writer: asyncio.StreamWriter, message: BaseModel) -> None:
         writer.write(encode(message))
@@ -205,18 +249,22 @@ class ControlServer:
             if cmd.history:
                 for event in await self._handler.history_for_tail(cmd.history):
                     await self._send(writer, event)
-            closed = asyncio.ensure_future(reader.read())  # EOF or reset ends the stream
+            closed = asyncio.ensure_future(_until_closed(reader))
             cleanup.append(closed)
             while not self.closing:
                 get = asyncio.ensure_future(sub.queue.get())
                 done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
                 if closed in done:
                     get.cancel()
+                    closed.result()  # raises SubscriberTalks
                     return
                 writer.write(get.result())
                 await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
         except TimeoutError:
             log.warning("dropping a tail subscriber whose writes stalled")
+            writer.transport.abort()
+        except SubscriberTalks:
+            log.warning("dropping a tail subscriber that sent over %d bytes", SUBSCRIBER_INPUT_LIMIT)
             writer.transport.abort()
         finally:
             for f in cleanup:
