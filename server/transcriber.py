@@ -1,8 +1,9 @@
 """The local transcriber: faster-whisper on this machine (the interface is in transcript.py).
 
-The model is loaded once and called from one worker thread, so the event loop
-never blocks and calls never race on the model. The segment generator is consumed
-inside the worker: it does the decoding lazily.
+sttd loads the model once and calls it from one worker thread (`load`, `transcribe`),
+so the event loop never blocks and calls never race on the model; `load_blocking` and
+`decode` are the same work in the calling thread, for the benchmark. The segment
+generator is consumed inside the call: it does the decoding lazily.
 """
 
 from __future__ import annotations
