@@ -1,4 +1,4 @@
-"""Paths, logging, small statistics and the row type every section returns."""
+"""Paths, logging, small statistics, the benchmark's error and the row type every section returns."""
 
 from __future__ import annotations
 
@@ -65,6 +65,10 @@ def sec(seconds: float | None, digits: int = 2) -> str:
 
 def pc(fraction: float | None, digits: int = 1) -> str:
     return "n/a" if fraction is None else f"{fraction * 100:.{digits}f}%"
+
+
+class BenchError(RuntimeError):
+    """Something the benchmark needs did not happen."""
 
 
 @dataclass

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .common import SAMPLE_RATE, log
-from .rig import BenchError, stop_process
+from .common import SAMPLE_RATE, BenchError, log
 
-from tests.harness import free_port, openai_server_argv, wyoming_server_argv  # noqa: E402  (sys.path is set by scripts/bench)
+from tests.support.process import Process  # (sys.path is set by scripts/bench)
+from tests.support.speech_servers import free_port, openai_server_argv, wyoming_server_argv
 
 
 class SpeechServer:
@@ -28,37 +27,27 @@ class SpeechServer:
     def __init__(self, name: str, argv: list[str], uri: str, log_path: Path) -> None:
         self.name = name
         self.uri = uri
-        self.log_path = log_path
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
         env.pop("STT_API_KEY", None)
-        with open(log_path, "ab") as out:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log_tail(self, n: int = 2000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-n:]
-        except FileNotFoundError:
-            return ""
+        self.process = Process(argv, log_path, env).start()
 
     def stop(self) -> None:
-        stop_process(self.proc)
+        self.process.stop()
 
     def wait_ready(self, timeout: float = 90.0) -> float:
         """Until one half-second of silence comes back transcribed; the seconds it took."""
-        from stt_dictation.server.remote import make_remote
+        from stt_dictation.server.remote_factory import make_remote
+        from stt_dictation.server.settings import Settings
 
         t0 = time.monotonic()
         deadline = t0 + timeout
         last = "no answer yet"
         while time.monotonic() < deadline:
-            if not self.alive():
-                raise BenchError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if not self.process.alive():
+                raise BenchError(f"{self.name} exited with {self.process.returncode}:\n{self.process.log_tail()}")
 
             async def probe() -> None:
-                t = make_remote(self.uri, language="en", timeout=30.0)
+                t = make_remote(Settings(remote=self.uri, language="en", remote_timeout=30.0))
                 try:
                     async with asyncio.timeout(40.0):
                         await t.load()
@@ -72,7 +61,7 @@ class SpeechServer:
             except Exception as exc:  # not listening yet, or still loading the model
                 last = f"{type(exc).__name__}: {exc}"
                 time.sleep(0.3)
-        raise BenchError(f"{self.name} not ready within {timeout:.0f} s ({last}):\n{self.log_tail()}")
+        raise BenchError(f"{self.name} not ready within {timeout:.0f} s ({last}):\n{self.process.log_tail()}")
 
 
 def start_wyoming(workdir: Path, model_dir: Path) -> SpeechServer:
