@@ -8,10 +8,9 @@ import os
 import sys
 import time
 
-from .cli import EXIT_ERROR, format_status, EXIT_FOREIGN, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE, NOT_RUNNING, USAGE, Foreign, Lines, connect, request, send
-
-WAYBAR_CLASS = {"loading": "loading", "idle": "idle", "recording": "recording", "error": "error"}
-WAYBAR_TEXT = {"loading": "⏳", "idle": "🎤", "recording": "🔴", "error": "⚠"}
+from ..protocol.wire import EXIT_ERROR, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE
+from .connection import NOT_RUNNING, Lines, reach, request, send
+from .render import format_status, waybar
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -19,31 +18,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 
 def run(cmd: str, rest: list[str]) -> int:
-    """Dispatch a non-hotkey command."""
-    handlers = {"status": status, "tail": tail, "history": history, "transcribe": transcribe, "completion": completion}
-    if cmd in ("toggle", "start", "stop", "cancel", "paste", "shutdown"):
-        print(f"stt {cmd}: takes no arguments", file=sys.stderr)
-        return EXIT_USAGE
-    if cmd not in handlers:
-        print(f"stt: unknown command {cmd!r}\n\n{USAGE}", file=sys.stderr, end="")
-        return EXIT_USAGE
+    """Run one of `HANDLERS`; Ctrl-C and a closed pipe (`stt tail | head`) end it quietly."""
     try:
-        return handlers[cmd](rest)
+        return HANDLERS[cmd](rest)
     except KeyboardInterrupt:
         return EXIT_OK
     except BrokenPipeError:
         return EXIT_OK
-
-
-def waybar(status: dict) -> dict:
-    """The object waybar's custom module reads: text, tooltip, class, alt."""
-    state = status.get("state", "error")
-    tip = [f"sttd {state}", f"model {status.get('model')} ({status.get('backend')})", f"typing via {status.get('injector')}"]
-    if status.get("pending"):
-        tip.append(f"{status['pending']} phrase(s) pending")
-    if status.get("error"):
-        tip.append(f"error: {status['error']}")
-    return {"text": WAYBAR_TEXT.get(state, "?"), "alt": state, "tooltip": "\n".join(tip), "class": WAYBAR_CLASS.get(state, "error")}
 
 
 def _print_status(st: dict, fmt: str) -> None:
@@ -91,14 +72,9 @@ def status(rest: list[str]) -> int:
 
 def _stream(history_n: int):
     """Yield events from a subscription until the server goes away."""
-    try:
-        s = connect(timeout=5.0)
-    except Foreign as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(EXIT_FOREIGN)
-    if s is None:
-        print(NOT_RUNNING, file=sys.stderr)
-        sys.exit(EXIT_NOT_RUNNING)
+    s = reach()
+    if isinstance(s, int):
+        sys.exit(s)
     send(s, {"type": "subscribe", "history": history_n})
     s.settimeout(None)
     lines = Lines(s)
@@ -260,3 +236,7 @@ def completion(rest: list[str]) -> int:
         )
         print(ZSH % {"commands": commands, "cases": cases}, end="")
     return EXIT_OK
+
+
+HANDLERS = {"status": status, "tail": tail, "history": history, "transcribe": transcribe, "completion": completion}
+"""The commands that take options, by name; `cli.main` runs the others itself."""

@@ -1,16 +1,6 @@
-"""The stt wire protocol: messages, framing and the socket name. Pure, no I/O."""
+"""The stt wire protocol. Pure, no I/O.
 
-from .address import socket_address
-from .framing import MAX_LINE_BYTES, LineDecoder, LineTooLong, encode, parse_command
-from .messages import PROTOCOL_VERSION, ErrorCode
-
-__all__ = [
-    "MAX_LINE_BYTES",
-    "PROTOCOL_VERSION",
-    "ErrorCode",
-    "LineDecoder",
-    "LineTooLong",
-    "encode",
-    "parse_command",
-    "socket_address",
-]
+`wire` and `address` use the standard library only, so the client's
+hotkey path can import them; `messages`, `commands` and `framing` are the pydantic
+models and the server's line rules. Import the module you need: this package imports nothing.
+"""

@@ -1,8 +1,13 @@
-"""The control socket's name: `\\0stt-<uid>` unless `STT_SOCKET` overrides it."""
+"""The control socket's name (`\\0stt-<uid>` unless `STT_SOCKET` overrides it) and who is on its other end."""
 
 from __future__ import annotations
 
 import os
+import sys
+
+# `_socket` is the C module under `socket`; the wrapper builds enums at import time
+# and would cost the client's hotkey path about as much as the interpreter's own start-up.
+import _socket
 
 ENV_VAR = "STT_SOCKET"
 """Environment variable naming another abstract socket (tests, second profiles)."""
@@ -28,3 +33,10 @@ def socket_address(environ: dict[str, str] | None = None, uid: int | None = None
 def display_address(address: str) -> str:
     """The address as a person reads it: `@name` for abstract names."""
     return "@" + address[1:] if address.startswith("\0") else address
+
+
+def peer_credentials(sock: _socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process on the other end of a Unix socket (SO_PEERCRED: three C ints)."""
+    raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+    pid, uid, gid = (int.from_bytes(raw[i : i + 4], sys.byteorder, signed=True) for i in (0, 4, 8))
+    return pid, uid, gid

@@ -10,12 +10,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
-from .messages import COMMAND_ADAPTER, PROTOCOL_VERSION, Command, ErrorCode, ErrorReply
-
-MAX_LINE_BYTES = 64 * 1024
-"""Longest command line (without its newline) the server accepts."""
-MAX_REPLY_BYTES = 16 * 1024 * 1024
-"""Longest line the client accepts: a long history reply may exceed the command limit."""
+from .commands import COMMAND_ADAPTER, Command
+from .wire import MAX_LINE_BYTES, PROTOCOL_VERSION
+from .messages import ErrorCode, ErrorReply
 
 
 def _short(value: object, limit: int = 60) -> str:

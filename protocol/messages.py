@@ -1,8 +1,8 @@
-"""Every message that crosses the control socket, as pydantic models.
+"""What `sttd` writes on the control socket, replies and events, as pydantic models.
 
-Commands go from `stt` to `sttd`; replies and events come back. Each family is a
-discriminated union on the `type` field with a module-level TypeAdapter, so one
-`validate_json` call both parses and dispatches.
+The commands that `stt` sends are in `commands`. Each family is a discriminated
+union on the `type` field with a module-level TypeAdapter, so one `validate_json`
+call both parses and dispatches.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from enum import StrEnum
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-
-PROTOCOL_VERSION = 1
-"""Bumped on any incompatible change; a command from another version is refused."""
 
 State = Literal["loading", "idle", "recording", "error"]
 """What the server is doing: loading the model, waiting, listening, or stuck on a fault."""
@@ -59,114 +56,20 @@ class ErrorCode(StrEnum):
     """Text could not be typed; it is kept in the history."""
     TIMEOUT = "timeout"
     """The peer sent nothing for too long; the connection is closed."""
-    SHUTTING_DOWN = "shutting_down"
-    """The server is stopping and accepts no more work."""
     INTERNAL = "internal"
     """A bug in the server; the message says what failed. The server stays up."""
 
 
-class _Message(BaseModel):
+class Message(BaseModel):
+    """Every message: unknown fields are refused and instances are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Command(_Message):
-    # Strict: "5" is not a number and true is not a version; a typed protocol says so.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    v: int = PROTOCOL_VERSION
-    """Protocol version the client speaks."""
-
-
-# --- commands -----------------------------------------------------------------
-
-
-class Toggle(_Command):
-    """Start recording when idle, stop when recording."""
-
-    type: Literal["toggle"] = "toggle"
-
-
-class Start(_Command):
-    """Start recording; a no-op when already recording."""
-
-    type: Literal["start"] = "start"
-
-
-class Stop(_Command):
-    """Stop recording and transcribe what is left; a no-op when idle."""
-
-    type: Literal["stop"] = "stop"
-
-
-class Cancel(_Command):
-    """Stop recording and discard every phrase of it not yet typed."""
-
-    type: Literal["cancel"] = "cancel"
-
-
-class GetStatus(_Command):
-    """Ask for a `status` reply."""
-
-    type: Literal["status"] = "status"
-
-
-class Subscribe(_Command):
-    """Turn this connection into a stream of events (`stt tail`)."""
-
-    type: Literal["subscribe"] = "subscribe"
-    history: int = Field(default=0, ge=0, le=1000)
-    """How many past history entries to send before the live events."""
-
-
-class GetHistory(_Command):
-    """Ask for the most recent history entries."""
-
-    type: Literal["history"] = "history"
-    limit: int = Field(default=20, ge=1, le=10000)
-    """How many entries, newest last."""
-
-
-class Transcribe(_Command):
-    """Transcribe audio files with the server's warm model and reply with the text."""
-
-    type: Literal["transcribe"] = "transcribe"
-    paths: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
-        min_length=1, max_length=64
-    )
-    """Absolute paths of audio files readable by the server."""
-
-
-class Paste(_Command):
-    """Type the held text into the window focused now."""
-
-    type: Literal["paste"] = "paste"
-
-
-class Shutdown(_Command):
-    """Stop the server cleanly."""
-
-    type: Literal["shutdown"] = "shutdown"
-
-
-Command = Annotated[
-    Union[Toggle, Start, Stop, Cancel, GetStatus, Subscribe, GetHistory, Transcribe, Paste, Shutdown],
-    Field(discriminator="type"),
-]
-"""Anything a client may send."""
-
-COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
-"""Parses one command line: `COMMAND_ADAPTER.validate_json(line)`."""
-
-COMMAND_TYPES: frozenset[str] = frozenset(
-    m.model_fields["type"].default for m in (Toggle, Start, Stop, Cancel, GetStatus, Subscribe, GetHistory, Transcribe, Paste, Shutdown)
-)
-"""The `type` values of every command."""
 
 
 # --- replies ------------------------------------------------------------------
 
 
-class Ok(_Message):
+class Ok(Message):
     """A command was carried out; `state` is the server state after it."""
 
     type: Literal["ok"] = "ok"
@@ -176,7 +79,7 @@ class Ok(_Message):
     """A short human-readable note ("recording", "already idle")."""
 
 
-class ErrorReply(_Message):
+class ErrorReply(Message):
     """A command failed or could not be parsed; the connection stays usable unless noted."""
 
     type: Literal["error"] = "error"
@@ -188,7 +91,7 @@ class ErrorReply(_Message):
     """Dotted path of the offending field, when one is to blame."""
 
 
-class Status(_Message):
+class Status(Message):
     """Everything `stt status` shows."""
 
     type: Literal["status"] = "status"
@@ -218,7 +121,7 @@ class Status(_Message):
     """Seconds since the server started."""
 
 
-class HistoryEntry(_Message):
+class HistoryEntry(Message):
     """One phrase as stored in the history journal."""
 
     seq: int
@@ -241,7 +144,7 @@ class HistoryEntry(_Message):
     """Why it was filtered, held or failed."""
 
 
-class History(_Message):
+class History(Message):
     """Reply to `history`."""
 
     type: Literal["history"] = "history"
@@ -249,7 +152,7 @@ class History(_Message):
     """Oldest first."""
 
 
-class FileTranscript(_Message):
+class FileTranscript(Message):
     """The text of one file given to `transcribe`."""
 
     path: str
@@ -262,7 +165,7 @@ class FileTranscript(_Message):
     """Time the model took."""
 
 
-class Transcripts(_Message):
+class Transcripts(Message):
     """Reply to `transcribe`."""
 
     type: Literal["transcripts"] = "transcripts"
@@ -277,7 +180,7 @@ Reply = Annotated[Union[Ok, ErrorReply, Status, History, Transcripts], Field(dis
 # --- events -------------------------------------------------------------------
 
 
-class StateChanged(_Message):
+class StateChanged(Message):
     """The server changed state."""
 
     type: Literal["state"] = "state"
@@ -289,7 +192,7 @@ class StateChanged(_Message):
     """Epoch seconds."""
 
 
-class RecordingStarted(_Message):
+class RecordingStarted(Message):
     """The microphone opened."""
 
     type: Literal["recording_started"] = "recording_started"
@@ -299,7 +202,7 @@ class RecordingStarted(_Message):
     """Epoch seconds."""
 
 
-class RecordingStopped(_Message):
+class RecordingStopped(Message):
     """The microphone closed."""
 
     type: Literal["recording_stopped"] = "recording_stopped"
@@ -311,7 +214,7 @@ class RecordingStopped(_Message):
     """Epoch seconds."""
 
 
-class PhraseEvent(_Message):
+class PhraseEvent(Message):
     """A phrase changed status (transcribed, typed, held, filtered, failed...)."""
 
     type: Literal["phrase"] = "phrase"
@@ -321,7 +224,7 @@ class PhraseEvent(_Message):
     """Seconds from end of speech to this event."""
 
 
-class Fault(_Message):
+class Fault(Message):
     """Something went wrong; the server stays up."""
 
     type: Literal["fault"] = "fault"

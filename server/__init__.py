@@ -1,3 +1,5 @@
 """sttd: the dictation daemon."""
 
-__version__ = "0.1.0"
+from ..protocol.wire import __version__
+
+__all__ = ["__version__"]

@@ -3,6 +3,7 @@ behaviour against no server, a real server, and a few awkward ones."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import os
@@ -14,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-import stt_dictation.protocol as protocol
 from stt_dictation.client import cli as client_cli
-from stt_dictation.protocol import framing  # noqa: F401 (protocol.framing below)
+from stt_dictation.client import connection
+from stt_dictation.protocol import wire
+from stt_dictation.protocol.commands import COMMAND_ADAPTER, COMMAND_TYPES
 from stt_dictation.protocol.messages import (
-    COMMAND_ADAPTER,
-    COMMAND_TYPES,
     FileTranscript,
     History,
     HistoryEntry,
@@ -33,10 +33,65 @@ from tests.support.env import CLIENT_CMD, NOT_RUNNING, PYTHON, REPO, base_env, u
 from tests.support.sttd import Sttd, SttdFactory
 
 
-def test_protocol_version_matches():
-    assert client_cli.PROTOCOL_VERSION == protocol.PROTOCOL_VERSION
-    assert client_cli.MAX_LINE == protocol.framing.MAX_REPLY_BYTES
-    assert client_cli.NOT_RUNNING == NOT_RUNNING
+CLIENT_DIR = REPO / "client"
+SHARED = {"PROTOCOL_VERSION", "MAX_LINE", "MAX_LINE_BYTES", "MAX_REPLY_BYTES", "decode_flat", "peer_credentials", "socket_address", "__version__"}
+
+
+def test_the_client_defines_no_copy_of_the_shared_protocol():
+    """Version, limits, address, SO_PEERCRED parsing, exit codes and the JSON parser come from protocol/."""
+    for path in sorted(CLIENT_DIR.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.Assign):
+                defined |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("\0stt-"):
+                defined.add(f"socket name literal {node.value!r}")
+            elif isinstance(node, ast.Attribute) and node.attr == "SO_PEERCRED":
+                defined.add("SO_PEERCRED")
+        copies = sorted(d for d in defined if d in SHARED or d.startswith(("EXIT_", "socket name", "SO_PEERCRED")))
+        assert copies == [], f"{path.name} defines its own {copies}"
+    assert connection.NOT_RUNNING == NOT_RUNNING
+
+
+def test_usage_lists_the_shared_exit_codes():
+    meaning = {wire.EXIT_OK: "ok", wire.EXIT_NOT_RUNNING: "sttd not running", wire.EXIT_USAGE: "usage", wire.EXIT_ERROR: "error from the server", wire.EXIT_FOREIGN: "socket owned by another user"}
+    assert "exit codes: " + ", ".join(f"{code} {what}" for code, what in sorted(meaning.items())) + "\n" in client_cli.USAGE
+
+
+def test_a_reply_line_over_the_shared_limit_is_refused():
+    a, b = socket.socketpair()
+    feeder = threading.Thread(target=lambda: (b.sendall(b"x" * (wire.MAX_REPLY_BYTES + 65536)), b.close()), daemon=True)
+    feeder.start()
+    with a, pytest.raises(ValueError, match="too long"):
+        connection.Lines(a).next()
+    feeder.join(10)
+
+
+def test_a_reply_line_within_the_limit_is_read_whole():
+    a, b = socket.socketpair()
+    big = {"type": "history", "entries": ["x" * 1000] * 1000}  # ~1 MB: over the 64 KiB command limit
+    feeder = threading.Thread(target=lambda: (b.sendall(json.dumps(big).encode() + b"\n"), b.close()), daemon=True)
+    feeder.start()
+    with a:
+        assert connection.Lines(a, fast=True).next() == big  # nested: the flat parser refuses, json reads it
+    feeder.join(10)
+
+
+def test_version_is_the_shared_one(capsys):
+    assert client_cli.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"stt {wire.__version__}\n"
+
+
+def test_a_bad_stt_socket_is_a_usage_error_in_one_line(tmp_path):
+    env = {**base_env(unique_socket_name()), "STT_SOCKET": "/run/stt.sock"}
+    for args in (["toggle"], ["status"], ["tail"]):
+        p = subprocess.run([*CLIENT_CMD, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20)
+        assert p.returncode == wire.EXIT_USAGE, p
+        assert p.stderr.startswith("stt: STT_SOCKET=") and p.stderr.count("\n") == 1, p.stderr
+        assert p.stdout == ""
 
 
 # --- what the client sends ----------------------------------------------------------------
@@ -155,9 +210,9 @@ def test_every_client_command_sends_valid_protocol(recorder, capsys, tmp_path, a
     assert [json.loads(x)["type"] for x in recorder.lines] == types
     for line in recorder.lines:
         cmd = COMMAND_ADAPTER.validate_json(line)  # raises if the client speaks anything else
-        assert cmd.v == protocol.PROTOCOL_VERSION
-        assert json.loads(line)["v"] == protocol.PROTOCOL_VERSION, "the client must always send its version"
-        assert line.count(b"\n") == 0 and len(line) <= protocol.MAX_LINE_BYTES
+        assert cmd.v == wire.PROTOCOL_VERSION
+        assert json.loads(line)["v"] == wire.PROTOCOL_VERSION, "the client must always send its version"
+        assert line.count(b"\n") == 0 and len(line) <= wire.MAX_LINE_BYTES
     sent = [json.loads(x) for x in recorder.lines]
     if argv[0] == "history" and "-n" in argv:
         assert sent[0]["limit"] == 5
@@ -204,8 +259,9 @@ rc = main(sys.argv[1:])
 mods = sorted(sys.modules)
 sys.stdout.write("\n@@RC %d\n" % rc + "\n".join(mods) + "\n")
 """
-HEAVY = ("pydantic", "pydantic_core", "asyncio", "rich", "numpy")
-HEAVY_OWN = ("stt_dictation.server", "stt_dictation.protocol")
+HEAVY = ("pydantic", "pydantic_core", "asyncio", "rich", "numpy", "json", "re", "argparse")
+LIGHT_PROTOCOL = {"stt_dictation.protocol", "stt_dictation.protocol.wire", "stt_dictation.protocol.address"}
+"""The standard-library part of protocol/: the only part the hotkey path may load."""
 
 
 def _loaded_modules(args: list[str], socket_name: str) -> tuple[int, set[str]]:
@@ -216,13 +272,15 @@ def _loaded_modules(args: list[str], socket_name: str) -> tuple[int, set[str]]:
 
 
 def _heavy(mods: set[str]) -> list[str]:
-    return sorted(m for m in mods if m.split(".")[0] in HEAVY or m.startswith(HEAVY_OWN))
+    own_heavy = {m for m in mods if m.startswith(("stt_dictation.server", "stt_dictation.protocol")) and m not in LIGHT_PROTOCOL}
+    return sorted(own_heavy | {m for m in mods if m.split(".")[0] in HEAVY})
 
 
 def test_hotkey_path_without_server_imports_nothing_heavy():
     rc, mods = _loaded_modules(["toggle"], unique_socket_name())
     assert rc == 1
     assert "stt_dictation.client.cli" in mods  # the probe measured the real thing
+    assert LIGHT_PROTOCOL <= mods  # the client uses the shared protocol module, not copies
     assert _heavy(mods) == []
 
 

@@ -9,14 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stt_dictation.protocol import MAX_LINE_BYTES, ErrorCode, LineDecoder, LineTooLong, encode, parse_command
-from stt_dictation.protocol.framing import check_version
-from stt_dictation.protocol.messages import (
+from stt_dictation.protocol.commands import (
     COMMAND_ADAPTER,
     COMMAND_TYPES,
-    PROTOCOL_VERSION,
     Cancel,
-    ErrorReply,
     GetHistory,
     GetStatus,
     Paste,
@@ -27,6 +23,9 @@ from stt_dictation.protocol.messages import (
     Toggle,
     Transcribe,
 )
+from stt_dictation.protocol.framing import LineDecoder, LineTooLong, check_version, encode, parse_command
+from stt_dictation.protocol.messages import ErrorCode, ErrorReply
+from stt_dictation.protocol.wire import MAX_LINE_BYTES, PROTOCOL_VERSION
 
 # --- LineDecoder -------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The pydantic message models: every reply and event round-trips through JSON and the adapters."""
+"""The pydantic models: every reply and event round-trips through JSON and the adapters; every command carries the version."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-import stt_dictation.protocol as protocol
+from stt_dictation.protocol import commands as c
 from stt_dictation.protocol import messages as m
 from stt_dictation.protocol.framing import encode
+from stt_dictation.protocol.wire import COMMAND_NAMES, PROTOCOL_VERSION
 
 ENTRY = m.HistoryEntry(
     seq=7,
@@ -106,7 +107,7 @@ def test_type_tags_are_unique_across_commands_replies_and_events():
         tags.append(model.model_fields["type"].default)
     assert len(tags) == len(set(tags))
     # `status` and `history` are both a command and a reply, on different adapters; nothing else overlaps
-    assert set(tags) & set(m.COMMAND_TYPES) == {"status", "history"}
+    assert set(tags) & set(c.COMMAND_TYPES) == {"status", "history"}
 
 
 def test_messages_are_frozen_and_forbid_extra_fields():
@@ -133,18 +134,18 @@ def test_error_codes_are_documented_strings():
         assert json.loads(m.ErrorReply(code=c, message="x").model_dump_json())["code"] == c.value
 
 
-def test_package_exports():
-    assert protocol.PROTOCOL_VERSION == m.PROTOCOL_VERSION == 1
-    assert protocol.ErrorCode is m.ErrorCode
-    for name in protocol.__all__:
-        assert hasattr(protocol, name)
+def test_the_command_union_is_the_shared_list_of_command_names():
+    tags = [model.model_fields["type"].default for model in _union_members(c.Command)]
+    assert sorted(tags) == sorted(COMMAND_NAMES) and len(tags) == len(set(tags))
+    assert c.COMMAND_TYPES == set(COMMAND_NAMES)
 
 
 def test_every_command_has_a_version_field_defaulting_to_current():
-    for model in _union_members(m.Command):
-        cmd = model.model_validate({"type": model.model_fields["type"].default, **({"paths": ["/x"]} if model is m.Transcribe else {})})
-        assert cmd.v == m.PROTOCOL_VERSION
-        assert json.loads(cmd.model_dump_json())["v"] == m.PROTOCOL_VERSION
+    assert PROTOCOL_VERSION == 1
+    for model in _union_members(c.Command):
+        cmd = model.model_validate({"type": model.model_fields["type"].default, **({"paths": ["/x"]} if model is c.Transcribe else {})})
+        assert cmd.v == PROTOCOL_VERSION
+        assert json.loads(cmd.model_dump_json())["v"] == PROTOCOL_VERSION
 
 
 _text = st.text(max_size=30)
