@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+import sys
+from pathlib import Path
+
 import pytest
 
+from stt_dictation.server import remote_uri
 from stt_dictation.server.remote_uri import display_uri, parse_remote
+
+
+def test_parsing_needs_the_standard_library_alone():
+    # settings.py validates --remote with it: it must not pull in a client library.
+    tree = ast.parse(Path(remote_uri.__file__).read_text(encoding="utf-8"))
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "." for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert names and {m.split(".")[0] for m in names} <= set(sys.stdlib_module_names) | {"__future__"}
 
 
 
