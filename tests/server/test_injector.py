@@ -44,7 +44,7 @@ def test_auto_choice_follows_the_session(monkeypatch):
     assert isinstance(choose("auto", environ={}), NullInjector)
     x11 = choose("auto", environ={"DISPLAY": ":9"})
     assert x11.name == "xdotool"
-    assert set(BACKENDS) == {"xdotool", "wtype", "dotool", "ydotool", "clipboard", "stdout", "none"}
+    assert set(BACKENDS) == {"xdotool", "wtype", "mutter", "dotool", "ydotool", "clipboard", "stdout", "none"}
 
 
 def test_xdotool_reports_a_missing_tool(monkeypatch):

@@ -1,0 +1,206 @@
+"""Typing on real Wayland desktops: headless sway (wtype, the clipboard path) and headless mutter (remote desktop).
+
+Each phrase must arrive in a foot terminal in order, Unicode intact; the clipboard
+path must leave the clipboard as it found it; mutter refusing wtype must hand over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from stt_dictation.server.desktop import Desktop, detect
+from stt_dictation.server.injector import ChainInjector, ClipboardInjector, InjectError, MutterInjector, WtypeInjector, choose
+from tests.support.devices import missing_binaries
+from tests.support.wayland import MutterSession, SwaySession
+
+PHRASES = ["Hello there, this is ASCII. ", "café naïve — Straße ✓ ", "zürich: 3 + 4 = 7! "]
+
+
+@pytest.fixture(scope="module")
+def sway() -> Iterator[SwaySession]:
+    missing = missing_binaries((*SwaySession.binaries, "wtype", "wl-copy", "wl-paste", "swaymsg"))
+    if missing:
+        pytest.skip(f"missing {missing}: apt-get install sway foot wtype wl-clipboard")
+    with SwaySession() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def mutter() -> Iterator[MutterSession]:
+    missing = missing_binaries((*MutterSession.binaries, "wtype"))
+    if missing:
+        pytest.skip(f"missing {missing}: apt-get install mutter foot dbus wtype")
+    with MutterSession() as m:
+        yield m
+
+
+def in_session(session, coro_fn, timeout: float = 60.0):
+    """Run a coroutine with the session's variables in os.environ (the injectors read them there)."""
+
+    async def go():
+        old = dict(os.environ)
+        for name in session.unset_env:
+            os.environ.pop(name, None)
+        os.environ.update(session.env)
+        try:
+            return await coro_fn()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+
+    return asyncio.run(asyncio.wait_for(go(), timeout))
+
+
+def type_all(injector, phrases):
+    async def go():
+        try:
+            for p in phrases:
+                await injector.type(p)
+        finally:
+            await injector.aclose()
+
+    return go
+
+
+def clipboard(session, *args: str, stdin: bytes | None = None) -> bytes:
+    """wl-paste's output, or with `stdin` a copy by wl-copy (whose serving child keeps no pipe of ours)."""
+    env = {**os.environ, **session.env}
+    if stdin is not None:
+        subprocess.run(["wl-copy", *args], input=stdin, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=True)
+        return b""
+    return subprocess.run(["wl-paste", *args], env=env, capture_output=True, timeout=10).stdout
+
+
+def test_sway_is_seen_as_wlroots_and_auto_types_through_wtype(sway):
+    desk = in_session(sway, lambda: asyncio.to_thread(detect))
+    assert (desk.server, desk.compositor, desk.family) == ("wayland", "sway", "wlroots")
+    chain = in_session(sway, lambda: asyncio.to_thread(choose, "auto"))
+    assert chain.name == "wtype"
+
+
+def test_wtype_types_phrases_in_order_with_unicode_on_sway(sway):
+    win = sway.open_capture()
+    in_session(sway, type_all(choose("auto", desktop=Desktop("wayland", "sway", "wlroots", "test")), PHRASES))
+    expected = "".join(PHRASES)
+    assert win.wait_for(expected) == expected
+    assert win.settle() == expected
+
+
+def test_clipboard_path_on_sway_pastes_and_restores_the_old_clipboard(sway):
+    win = sway.open_capture()
+    win.clear()
+    clipboard(sway, "--type", "text/plain;charset=utf-8", stdin="what was copied before ✂".encode())
+    assert clipboard(sway, "--no-newline") == "what was copied before ✂".encode()
+    inj = ClipboardInjector(keys=WtypeInjector())
+    in_session(sway, type_all(inj, PHRASES[:2]))
+    expected = "".join(PHRASES[:2])
+    assert win.wait_for(expected) == expected  # foot is a terminal: Ctrl+Shift+V, chosen by its app_id
+    assert win.settle() == expected
+    assert clipboard(sway, "--no-newline") == "what was copied before ✂".encode()
+
+
+def test_clipboard_path_leaves_a_copy_made_during_the_paste_alone(sway):
+    """The old content goes back only while the clipboard still holds ours."""
+    win = sway.open_capture()
+    win.clear()
+    clipboard(sway, stdin=b"old")
+
+    class CopyWhilePasting(WtypeInjector):
+        async def press(self, chord: str) -> None:
+            await asyncio.to_thread(clipboard, sway, stdin=b"copied by someone else")
+            await super().press(chord)
+
+    with pytest.raises(InjectError, match="another program took the clipboard"):
+        in_session(sway, type_all(ClipboardInjector(keys=CopyWhilePasting()), ["mine "]))
+    assert clipboard(sway, "--no-newline") == b"copied by someone else"
+
+
+def test_mutter_is_seen_as_gnome_and_auto_chooses_the_remote_desktop(mutter):
+    desk = in_session(mutter, lambda: asyncio.to_thread(detect))
+    assert (desk.compositor, desk.family) == ("mutter", "gnome")
+    chain = in_session(mutter, lambda: asyncio.to_thread(choose, "auto"))
+    assert chain.name == "mutter"
+
+
+def test_mutter_remote_desktop_types_in_order_with_unicode(mutter):
+    win = mutter.open_capture()
+    win.clear()
+    inj = MutterInjector()
+    in_session(mutter, type_all(inj, PHRASES))
+    expected = "".join(PHRASES)
+    assert win.wait_for(expected) == expected  # the first key too: the new device is settled first
+    assert win.settle() == expected
+
+
+def test_mutter_session_is_made_again_after_the_connection_is_lost(mutter):
+    win = mutter.open_capture()
+    win.clear()
+    inj = MutterInjector()
+
+    async def go():
+        await inj.type("one ")
+        inj._bus.disconnect()  # the session dies with its connection
+        await asyncio.sleep(0.1)
+        await inj.type("two ")
+        await inj.aclose()
+
+    in_session(mutter, go)
+    assert win.wait_for("one two ") == "one two "
+
+
+class ClipboardOwner(MutterInjector):
+    """A second remote-desktop client, standing for the program that copied something before."""
+
+    async def hold(self, data: bytes) -> None:
+        from dbus_fast import Variant
+
+        from stt_dictation.server.inject_mutter import SESSION, TEXT_TYPES
+
+        await self._ensure()
+        await self._call(self._session, SESSION, "EnableClipboard", "a{sv}", [{}])
+        self._serving = data
+        await self._call(self._session, SESSION, "SetSelection", "a{sv}", [{"mime-types": Variant("as", TEXT_TYPES)}])
+
+    async def read_clipboard(self) -> bytes | None:
+        from stt_dictation.server.inject_mutter import SESSION, _read_all
+
+        reply = await self._call(self._session, SESSION, "SelectionRead", "s", ["text/plain;charset=utf-8"])
+        return await asyncio.to_thread(_read_all, reply.unix_fds[reply.body[0]], 1 << 20, 2.0)
+
+
+def test_mutter_restores_the_clipboard_it_borrowed_for_unicode(mutter):
+    win = mutter.open_capture()
+    win.clear()
+    owner = ClipboardOwner()
+    inj = MutterInjector()
+
+    async def go():
+        await owner.hold(b"held before")
+        await asyncio.sleep(0.2)
+        await inj.type("ß ")
+        await asyncio.sleep(0.2)
+        held = await owner.read_clipboard()
+        await inj.aclose()
+        await owner.aclose()
+        return held
+
+    held = in_session(mutter, go)
+    assert win.wait_for("ß ") == "ß "
+    assert held == b"held before"
+
+
+def test_auto_falls_through_when_mutter_refuses_wtype(mutter):
+    """An unknown compositor tries wtype first; mutter refuses it and the remote desktop takes the phrase."""
+    win = mutter.open_capture()
+    win.clear()
+    chain = choose("auto", desktop=Desktop("wayland", "unknown", "other", "test"))
+    assert isinstance(chain, ChainInjector) and chain.name == "wtype"
+    in_session(mutter, type_all(chain, ["first phrase ", "second ✓ "]))
+    assert win.wait_for("first phrase second ✓ ") == "first phrase second ✓ "
+    assert chain.name == "wtype->mutter"
+    assert "virtual keyboard protocol" in (chain.note or "")
