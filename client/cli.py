@@ -1,4 +1,4 @@
-"""`stt`: the thin client. The hotkey commands import nothing but the standard library's basics.
+"""`stt`: the thin client's entry point. The hotkey commands (`hotkey`) import nothing but the standard library's basics.
 
 Exit codes:
   0  done
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import sys
 
-from ..protocol.wire import EXIT_ERROR, EXIT_OK, EXIT_USAGE, __version__
-from .connection import request
-
-SIMPLE = ("toggle", "start", "stop", "cancel", "paste", "shutdown")
-"""The commands that are one line in, one line out, and take no arguments."""
+from ..protocol.wire import EXIT_OK, EXIT_USAGE, __version__
+from .hotkey import SIMPLE, simple, status_plain
 
 USAGE = """usage: stt COMMAND [options]
 
@@ -41,37 +38,6 @@ examples:
 
 exit codes: 0 ok, 1 sttd not running, 2 usage, 3 error from the server, 4 socket owned by another user
 """
-
-
-def _error(reply: dict) -> int:
-    print(f"stt: {reply.get('code')}: {reply.get('message')}", file=sys.stderr)
-    return EXIT_ERROR
-
-
-def simple(name: str) -> int:
-    """toggle, start, stop, cancel, paste, shutdown: one line in, one line out."""
-    reply = request({"type": name})
-    if isinstance(reply, int):
-        return reply
-    if reply.get("type") == "error":
-        return _error(reply)
-    msg = reply.get("message") or reply.get("state", "")
-    if msg:
-        print(msg)
-    return EXIT_OK
-
-
-def status_plain() -> int:
-    """`stt status` with no options: kept on the fast path for status bars that poll."""
-    reply = request({"type": "status"})
-    if isinstance(reply, int):
-        return reply
-    if reply.get("type") == "error":
-        return _error(reply)
-    from .render import format_status  # here, not above: `toggle` does not need it
-
-    print(format_status(reply))
-    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The client's slower commands: status, tail, history, transcribe. They may import rich."""
+"""The client's slower commands: status with options, tail, history, transcribe, completion. They may import rich."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import sys
 import time
 
 from ..protocol.wire import EXIT_ERROR, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE
-from .connection import NOT_RUNNING, Lines, reach, request, send
-from .render import format_status, waybar
+from .hotkey import NOT_RUNNING, Lines, format_status, reach, request, send
+
+WAYBAR_CLASS = {"loading": "loading", "idle": "idle", "recording": "recording", "error": "error"}
+WAYBAR_TEXT = {"loading": "⏳", "idle": "🎤", "recording": "🔴", "error": "⚠"}
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -25,6 +27,17 @@ def run(cmd: str, rest: list[str]) -> int:
         return EXIT_OK
     except BrokenPipeError:
         return EXIT_OK
+
+
+def waybar(status: dict) -> dict:
+    """The object waybar's custom module reads: text, tooltip, class, alt."""
+    state = status.get("state", "error")
+    tip = [f"sttd {state}", f"model {status.get('model')} ({status.get('backend')})", f"typing via {status.get('injector')}"]
+    if status.get("pending"):
+        tip.append(f"{status['pending']} phrase(s) pending")
+    if status.get("error"):
+        tip.append(f"error: {status['error']}")
+    return {"text": WAYBAR_TEXT.get(state, "?"), "alt": state, "tooltip": "\n".join(tip), "class": WAYBAR_CLASS.get(state, "error")}
 
 
 def _print_status(st: dict, fmt: str) -> None:

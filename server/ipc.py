@@ -17,10 +17,10 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from ..protocol.address import peer_credentials
 from ..protocol.commands import Command, Subscribe
 from ..protocol.framing import LineDecoder, LineTooLong, check_version, encode, parse_command
 from ..protocol.messages import ErrorCode, ErrorReply, Ok
+from ..protocol.wire import peer_credentials
 
 from .events import EventBus
 

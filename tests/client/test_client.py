@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from stt_dictation.client import cli as client_cli
-from stt_dictation.client import connection
+from stt_dictation.client import hotkey
 from stt_dictation.protocol import wire
 from stt_dictation.protocol.commands import COMMAND_ADAPTER, COMMAND_TYPES
 from stt_dictation.protocol.messages import (
@@ -53,7 +53,7 @@ def test_the_client_defines_no_copy_of_the_shared_protocol():
                 defined.add("SO_PEERCRED")
         copies = sorted(d for d in defined if d in SHARED or d.startswith(("EXIT_", "socket name", "SO_PEERCRED")))
         assert copies == [], f"{path.name} defines its own {copies}"
-    assert connection.NOT_RUNNING == NOT_RUNNING
+    assert hotkey.NOT_RUNNING == NOT_RUNNING
 
 
 def test_usage_lists_the_shared_exit_codes():
@@ -66,7 +66,7 @@ def test_a_reply_line_over_the_shared_limit_is_refused():
     feeder = threading.Thread(target=lambda: (b.sendall(b"x" * (wire.MAX_REPLY_BYTES + 65536)), b.close()), daemon=True)
     feeder.start()
     with a, pytest.raises(ValueError, match="too long"):
-        connection.Lines(a).next()
+        hotkey.Lines(a).next()
     feeder.join(10)
 
 
@@ -76,7 +76,7 @@ def test_a_reply_line_within_the_limit_is_read_whole():
     feeder = threading.Thread(target=lambda: (b.sendall(json.dumps(big).encode() + b"\n"), b.close()), daemon=True)
     feeder.start()
     with a:
-        assert connection.Lines(a, fast=True).next() == big  # nested: the flat parser refuses, json reads it
+        assert hotkey.Lines(a, fast=True).next() == big  # nested: the flat parser refuses, json reads it
     feeder.join(10)
 
 
@@ -260,7 +260,7 @@ mods = sorted(sys.modules)
 sys.stdout.write("\n@@RC %d\n" % rc + "\n".join(mods) + "\n")
 """
 HEAVY = ("pydantic", "pydantic_core", "asyncio", "rich", "numpy", "json", "re", "argparse")
-LIGHT_PROTOCOL = {"stt_dictation.protocol", "stt_dictation.protocol.wire", "stt_dictation.protocol.address"}
+LIGHT_PROTOCOL = {"stt_dictation.protocol", "stt_dictation.protocol.wire"}
 """The standard-library part of protocol/: the only part the hotkey path may load."""
 
 

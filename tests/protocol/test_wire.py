@@ -1,8 +1,11 @@
-"""The standard-library part of the protocol: it stays light, and its flat-JSON parser agrees with `json`."""
+"""The standard-library part of the protocol: it stays light, both programs compute one socket address and
+read the same peer credentials, and its flat-JSON parser agrees with `json`."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 
@@ -11,29 +14,60 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stt_dictation.protocol import messages as m
-from stt_dictation.protocol.wire import MAX_LINE_BYTES, MAX_REPLY_BYTES, decode_flat
+from stt_dictation.protocol.wire import ENV_VAR, MAX_LINE_BYTES, MAX_REPLY_BYTES, decode_flat, display_address, peer_credentials, socket_address
 
 # --- light ------------------------------------------------------------------------------------
 
 _PROBE = """
 import sys
 before = set(sys.modules)
-import stt_dictation.protocol.wire, stt_dictation.protocol.address
+import stt_dictation.protocol.wire
 print("\\n".join(sorted(set(sys.modules) - before)))
 """
 
 
 def test_the_standard_library_part_imports_nothing_heavy():
-    """Only the package, its two light modules and `_socket`: no pydantic, no json, not even `re`."""
+    """Only the package, the module and `_socket`: no pydantic, no json, not even `re`."""
     p = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=30, check=True)
     loaded = set(p.stdout.split())
-    assert {"stt_dictation.protocol.wire", "stt_dictation.protocol.address"} <= loaded  # the probe saw the imports
-    assert loaded - {"stt_dictation", "stt_dictation.protocol", "stt_dictation.protocol.wire", "stt_dictation.protocol.address", "_socket", "__future__"} == set()
+    assert "stt_dictation.protocol.wire" in loaded  # the probe saw the import
+    assert loaded - {"stt_dictation", "stt_dictation.protocol", "stt_dictation.protocol.wire", "_socket", "__future__"} == set()
 
 
 def test_limits():
     assert MAX_LINE_BYTES == 64 * 1024
     assert MAX_REPLY_BYTES == 16 * 1024 * 1024
+
+
+# --- the control socket ---------------------------------------------------------------------
+
+
+def test_default_is_the_uid_in_the_abstract_namespace():
+    assert socket_address({}, uid=1234) == "\0stt-1234"
+    assert socket_address({ENV_VAR: "  "}, uid=7) == "\0stt-7"
+    assert socket_address({}) == f"\0stt-{os.getuid()}"
+
+
+@pytest.mark.parametrize(("value", "address"), [("stt-test", "\0stt-test"), ("@stt-test", "\0stt-test"), (" x ", "\0x"), ("a/b", "\0a/b")])
+def test_stt_socket_names_another_abstract_socket(value, address):
+    assert socket_address({ENV_VAR: value}) == address
+
+
+@pytest.mark.parametrize("value", ["/run/stt.sock", "@", "@/x", "a\0b", "x" * 101])
+def test_names_that_are_no_abstract_socket_are_refused(value):
+    with pytest.raises(ValueError, match=ENV_VAR):
+        socket_address({ENV_VAR: value})
+
+
+def test_display_address():
+    assert display_address("\0stt-5") == "@stt-5"
+    assert display_address("/tmp/x") == "/tmp/x"
+
+
+def test_peer_credentials_name_this_process():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        assert peer_credentials(a) == (os.getpid(), os.getuid(), os.getgid())
 
 
 # --- flat JSON ---------------------------------------------------------------------------------
