@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stt_dictation.protocol.commands import COMMAND_TYPES
-from stt_dictation.protocol.constants import PROTOCOL_VERSION
 from stt_dictation.protocol.messages import SERVER_MESSAGE_ADAPTER, ErrorCode
+from stt_dictation.protocol.wire import PROTOCOL_VERSION
 from stt_dictation.server import ipc
 from tests.support.conn import Conn
 from tests.support.env import CLIENT_CMD, PYTHON, setpriv_cmd, unique_socket_name
