@@ -77,12 +77,13 @@ class ClipboardInjector(Injector):
             chord = chord_for(await focused_class(detect()), self.paste_chord, self.terminal_classes)
             await self._keys().press(chord)
             consumed = await self._wait_read(server, baseline)
-            if server.returncode is None:
-                await self._restore(saved)
-            else:
+            taken = server.returncode is not None  # our copy tool exits when another program copies
+            if taken:
                 log.info("another program took the clipboard during the paste; it is left alone")
+            else:
+                await self._restore(saved)
             if not consumed:
-                why = "another program took the clipboard first" if server.returncode is not None else f"nothing read it within {PASTE_TIMEOUT:.0f} s"
+                why = "another program took the clipboard first" if taken else f"nothing read it within {PASTE_TIMEOUT:.0f} s"
                 raise InjectError(f"clipboard: the text was not pasted with {chord}: {why}")
         finally:
             await _end(server)
@@ -147,6 +148,8 @@ class ClipboardInjector(Injector):
                 await asyncio.sleep(0.05)  # the reader may still be mid-read of a long text
                 return True
             if server.returncode is not None or now is None:
+                with contextlib.suppress(TimeoutError):  # an exited tool's /proc/PID/io goes before it is reaped
+                    await asyncio.wait_for(server.wait(), 0.5)
                 return False
             await asyncio.sleep(0.01)
         return False
