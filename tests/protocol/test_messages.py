@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import typing
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -132,6 +134,14 @@ def test_error_codes_are_documented_strings():
     for c in m.ErrorCode:
         assert c.value == c.value.lower() and " " not in c.value
         assert json.loads(m.ErrorReply(code=c, message="x").model_dump_json())["code"] == c.value
+
+
+def test_the_readme_lists_exactly_the_error_codes():
+    """Every code the server may send is documented, and nothing documented is never sent."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Protocol", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"`([a-z_]+)`", section.split("one of these codes:", 1)[1])
+    assert sorted(listed) == sorted(c.value for c in m.ErrorCode)
 
 
 def test_the_command_union_is_the_shared_list_of_command_names():
