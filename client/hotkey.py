@@ -66,10 +66,12 @@ def connect(address: str, timeout: float = 5.0) -> _socket.socket | None:
 def reach(timeout: float = 5.0) -> _socket.socket | int:
     """A connection to the server, or the exit code after one line on stderr saying why there is none."""
     try:
-        s = connect(socket_address(), timeout)
+        address = socket_address()
     except ValueError as exc:  # STT_SOCKET names no abstract socket
         print(f"stt: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        s = connect(address, timeout)
     except Foreign as exc:
         print(exc, file=sys.stderr)
         return EXIT_FOREIGN
