@@ -58,17 +58,23 @@ class ClipboardInjector(Injector):
         return self.keys
 
     def problem(self) -> str | None:
-        """The copy tools for this session type, and something to press the paste chord with."""
+        """The copy tools for this session type (with nothing to press paste, it still copies)."""
         need = ("wl-copy", "wl-paste") if self._wayland() else ("xclip",)
         missing = [t for t in need if shutil.which(t) is None]
-        if missing:
-            return f"{', '.join(missing)} not found on PATH"
-        keys = self._keys()
-        trouble = keys.problem()
-        return f"no way to press the paste key ({keys.name}: {trouble})" if trouble else None
+        return f"{', '.join(missing)} not found on PATH" if missing else None
 
     async def type(self, text: str) -> None:
-        """Save the clipboard, serve `text`, press paste, wait for it to be read, restore."""
+        """Save the clipboard, serve `text`, press paste, wait for it to be read, restore.
+
+        Where no backend can press keys (KDE without uinput), the text is left on the
+        clipboard for the user to paste, and the phrase counts as not typed.
+        """
+        keys = self._keys()
+        trouble = keys.problem()
+        if trouble:
+            argv = ["wl-copy", "--type", "text/plain;charset=utf-8"] if self._wayland() else ["xclip", "-selection", "clipboard", "-in"]
+            await run_tool(argv, stdin=text.encode(), timeout=OWN_TIMEOUT, forks=True)
+            raise InjectError(f"copied to the clipboard for you to paste: nothing here can press keys ({keys.name}: {trouble})")
         saved = await self._save()
         server = await self._serve(text)
         try:

@@ -198,9 +198,39 @@ def test_auto_falls_through_when_mutter_refuses_wtype(mutter):
     """An unknown compositor tries wtype first; mutter refuses it and the remote desktop takes the phrase."""
     win = mutter.open_capture()
     win.clear()
-    chain = choose("auto", desktop=Desktop("wayland", "unknown", "other", "test"))
+    unknown = Desktop("wayland", "unknown", "other", "test")  # as when the socket's owner cannot be asked
+    chain = in_session(mutter, lambda: asyncio.to_thread(choose, "auto", desktop=unknown))
     assert isinstance(chain, ChainInjector) and chain.name == "wtype"
     in_session(mutter, type_all(chain, ["first phrase ", "second ✓ "]))
     assert win.wait_for("first phrase second ✓ ") == "first phrase second ✓ "
     assert chain.name == "wtype->mutter"
     assert "virtual keyboard protocol" in (chain.note or "")
+
+
+def _doctor(session) -> tuple[int, dict]:
+    import json
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in session.unset_env and k not in ("DBUS_SESSION_BUS_ADDRESS", "WAYLAND_DISPLAY")}
+    done = subprocess.run([sys.executable, "-m", "stt_dictation.server.doctor", "--json", "--mic-seconds", "0"],
+                          env={**env, **session.env}, capture_output=True, text=True, timeout=60)
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_doctor_under_sway(sway):
+    code, rep = _doctor(sway)
+    t = rep["typing"]
+    assert (t["display"]["compositor"], t["display"]["family"], t["auto"]["chooses"]) == ("sway", "wlroots", "wtype")
+    assert "sway" in t["display"]["how"]
+    assert code == 0, rep["problems"]
+
+
+def test_doctor_under_mutter(mutter):
+    code, rep = _doctor(mutter)
+    t = rep["typing"]
+    assert (t["display"]["family"], t["auto"]["chooses"]) == ("gnome", "mutter")
+    usable = {b["name"]: b for b in t["backends"]}
+    assert usable["mutter"]["usable"] and not usable["wtype"]["usable"]
+    assert "virtual-keyboard" in usable["wtype"]["problem"]
+    assert code == 0, rep["problems"]

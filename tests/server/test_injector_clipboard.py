@@ -158,3 +158,16 @@ def test_a_paste_nobody_reads_is_an_error_and_the_clipboard_is_restored(clip, mo
     with pytest.raises(InjectError, match="nothing read it"):
         asyncio.run(asyncio.wait_for(ClipboardInjector(keys=keys).type(TEXT), 20))
     assert clip.content() == b"old"
+
+
+def test_with_nothing_to_press_paste_the_text_is_left_on_the_clipboard(clip, monkeypatch):
+    """KDE without uinput: no key backend works, so the user gets the text to paste, and the phrase is not marked typed."""
+    from stt_dictation.server.injector import DotoolInjector
+
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-test-none")
+    monkeypatch.setattr("stt_dictation.server.desktop.UINPUT", "/nonexistent/uinput")
+    inj = ClipboardInjector(keys=DotoolInjector())
+    assert inj.problem() is None
+    with pytest.raises(InjectError, match="copied to the clipboard for you to paste.*dotool"):
+        asyncio.run(asyncio.wait_for(inj.type(TEXT), 20))
+    assert clip.content() == TEXT.encode()
