@@ -30,6 +30,7 @@ commands:
   paste                  type the text held back because focus moved
   shutdown               stop the server
   completion bash|zsh    print a shell completion script
+  doctor [--json]        what this desktop offers for typing and listening, each problem with its fix
 
 examples:
   stt toggle             # in your window manager: bindsym $mod+d exec stt toggle

@@ -193,13 +193,14 @@ def transcribe(rest: list[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = ["toggle", "start", "stop", "cancel", "status", "tail", "history", "transcribe", "paste", "shutdown", "completion"]
+COMMANDS = ["toggle", "start", "stop", "cancel", "status", "tail", "history", "transcribe", "paste", "shutdown", "completion", "doctor"]
 OPTIONS = {
     "status": ["--json", "--format", "--watch"],
     "tail": ["--json", "-n"],
     "history": ["--json", "-n"],
     "transcribe": ["--json"],
     "completion": ["bash", "zsh"],
+    "doctor": ["--json", "--mic-seconds"],
 }
 
 BASH = """# bash completion for stt: eval "$(stt completion bash)"
@@ -251,5 +252,12 @@ def completion(rest: list[str]) -> int:
     return EXIT_OK
 
 
-HANDLERS = {"status": status, "tail": tail, "history": history, "transcribe": transcribe, "completion": completion}
+def doctor(rest: list[str]) -> int:
+    """`stt doctor [--json] [--mic-seconds N]`: checks this session without the server (server/doctor.py)."""
+    from ..server.doctor import main
+
+    return main(rest)
+
+
+HANDLERS = {"status": status, "tail": tail, "history": history, "transcribe": transcribe, "completion": completion, "doctor": doctor}
 """The commands that take options, by name; `cli.main` runs the others itself."""

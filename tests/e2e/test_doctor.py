@@ -16,6 +16,7 @@ import wave
 import pytest
 
 from tests.support.dictation import audio_env
+from tests.support.env import CLIENT_CMD
 
 DOCTOR = [sys.executable, "-m", "stt_dictation.server.doctor", "--json"]
 SESSION_VARS = ("DISPLAY", "WAYLAND_DISPLAY", "XDG_CURRENT_DESKTOP", "SWAYSOCK", "HYPRLAND_INSTANCE_SIGNATURE", "DBUS_SESSION_BUS_ADDRESS")
@@ -33,7 +34,10 @@ def problems(rep: dict) -> str:
 
 
 def test_no_display_is_one_problem_with_its_fix_and_uinput_is_reported(tmp_path):
-    code, rep = doctor({"XDG_CONFIG_HOME": str(tmp_path)}, "--mic-seconds", "0")
+    base = {k: v for k, v in os.environ.items() if k not in SESSION_VARS}
+    done = subprocess.run([*CLIENT_CMD, "doctor", "--json", "--mic-seconds", "0"], env={**base, "XDG_CONFIG_HOME": str(tmp_path)},
+                          capture_output=True, text=True, timeout=60)  # through the client: `stt doctor`
+    code, rep = done.returncode, json.loads(done.stdout)
     assert code == 1
     assert rep["typing"]["display"]["server"] == "none"
     assert rep["typing"]["auto"]["chooses"] == "none"
