@@ -105,7 +105,7 @@ class WtypeInjector(Injector):
 
     async def type(self, text: str) -> None:
         """Type with wtype, after letting the compositor take in its new keyboard."""
-        argv = ["wtype", "-s", str(self.SETTLE_MS)]
+        argv = ["wtype", "-s", str(self.SETTLE_MS)] if self.SETTLE_MS else ["wtype"]  # wtype refuses "-s 0"
         if self.delay_ms:
             argv += ["-d", str(self.delay_ms)]
         await run_tool(argv + ["--", text], timeout=self._timeout(text, self.delay_ms or 1), refusal=_wtype_refused)
@@ -114,7 +114,7 @@ class WtypeInjector(Injector):
         """Hold the modifiers, tap the key, release them."""
         mods, key = chord_keys(chord)
         name = key.capitalize() if len(key) > 1 else key
-        argv = ["wtype", "-s", str(self.SETTLE_MS)]
+        argv = ["wtype", "-s", str(self.SETTLE_MS)] if self.SETTLE_MS else ["wtype"]
         for m in mods:
             argv += ["-M", m]
         argv += ["-k", name]
