@@ -50,6 +50,18 @@ def _strip(text: str) -> str:
     return _CONTROLS.sub(" ", _ESCAPES.sub(" ", text))
 
 
+def runs(text: str) -> list[tuple[bool, str]]:
+    """Split text into (printable ASCII, part) runs, in order: what every layout's keys can be trusted with, and the rest."""
+    out: list[tuple[bool, str]] = []
+    for ch in text:
+        keys = 0x20 <= ord(ch) <= 0x7E
+        if out and out[-1][0] == keys:
+            out[-1] = (keys, out[-1][1] + ch)
+        else:
+            out.append((keys, ch))
+    return out
+
+
 def tool_env() -> dict[str, str]:
     """The environment for helper programs: ours, less the secrets they have no use for."""
     return {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}

@@ -19,6 +19,7 @@ from .inject_clipboard import ClipboardInjector
 from .inject_keys import DotoolInjector, NullInjector, StdoutInjector, WtypeInjector, XdotoolInjector, YdotoolInjector
 from .inject_mutter import MutterInjector
 from .inject_order import auto_order
+from .inject_split import SplitInjector
 from .window_class import TERMINALS, UNKNOWN_CHORD
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,9 @@ class ChainInjector(Injector):
 def _make(name: str, delay_ms: int | None, paste_chord: str = "auto", terminal_classes=TERMINALS, keys: Injector | None = None) -> Injector:
     if name == "clipboard":
         return ClipboardInjector(delay_ms, keys=keys, paste_chord=paste_chord, terminal_classes=terminal_classes)
+    if name in ("dotool", "ydotool"):
+        keys_only = BACKENDS[name](delay_ms)
+        return SplitInjector(keys_only, ClipboardInjector(delay_ms, keys=keys_only, paste_chord=paste_chord, terminal_classes=terminal_classes))
     if name == "mutter":
         return MutterInjector(delay_ms, paste_chord=UNKNOWN_CHORD if paste_chord == "auto" else paste_chord)
     return BACKENDS[name](delay_ms)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 
-from .inject_base import InjectError, Injector, Refused
+from .inject_base import InjectError, Injector, Refused, runs
 from .inject_keys import chord_keys
 
 log = logging.getLogger(__name__)
@@ -37,18 +37,6 @@ def keysym(char: str) -> int:
     """The X keysym of a character: Latin-1 is its code point, the rest 0x01000000 + code point."""
     code = ord(char)
     return code if 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF else 0x01000000 + code
-
-
-def runs(text: str) -> list[tuple[bool, str]]:
-    """Split text into (typable as keys, part) runs, in order: printable ASCII is typed, the rest pasted."""
-    out: list[tuple[bool, str]] = []
-    for ch in text:
-        keys = 0x20 <= ord(ch) <= 0x7E
-        if out and out[-1][0] == keys:
-            out[-1] = (keys, out[-1][1] + ch)
-        else:
-            out.append((keys, ch))
-    return out
 
 
 class MutterInjector(Injector):

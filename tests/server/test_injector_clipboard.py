@@ -48,6 +48,8 @@ if name == "wl-paste" or name == "xclip":
     if not os.path.exists(clip): sys.stderr.write("Nothing is copied\n"); sys.exit(1)
     if "--list-types" in args or "TARGETS" in args: print("text/plain;charset=utf-8"); sys.exit(0)
     sys.stdout.buffer.write(open(clip, "rb").read()); sys.exit(0)
+if (name == "ydotool" and args[:1] == ["type"]) or (name == "dotool" and sys.stdin.buffer.peek(4)[:4] == b"type"):
+    record(typed=args[-1] if name == "ydotool" else sys.stdin.read()[5:-1]); sys.exit(0)
 # a key tool: a paste chord makes the focused window read the clipboard
 pasted = open(clip, "rb").read().decode() if os.path.exists(clip) else None
 with open(os.environ["FAKE_PRESS_HOOK"]) as f: hook = f.read()
@@ -64,7 +66,7 @@ def clip(tmp_path, monkeypatch):
     state.mkdir()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name in ("wl-copy", "wl-paste", "xclip", "wtype", "xdotool"):
+    for name in ("wl-copy", "wl-paste", "xclip", "wtype", "xdotool", "ydotool", "dotool"):
         tool = bin_dir / name
         tool.write_text(_TOOL.format(python=sys.executable, state=str(state)))
         tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
@@ -171,3 +173,18 @@ def test_with_nothing_to_press_paste_the_text_is_left_on_the_clipboard(clip, mon
     with pytest.raises(InjectError, match="copied to the clipboard for you to paste.*dotool"):
         asyncio.run(asyncio.wait_for(inj.type(TEXT), 20))
     assert clip.content() == TEXT.encode()
+
+
+@pytest.mark.parametrize("tool", ["ydotool", "dotool"])
+def test_uinput_tools_type_ascii_and_paste_the_rest(clip, monkeypatch, tool):
+    """A keycode tool would type é as another character (ydotool: digits); it is pasted instead, in order."""
+    from stt_dictation.server import desktop
+    from stt_dictation.server.injector import choose
+
+    monkeypatch.setattr(desktop, "UINPUT", "/dev/null")
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-test-none")
+    inj = choose(tool)
+    assert inj.name == tool and inj.problem() is None
+    asyncio.run(asyncio.wait_for(inj.type("naïve café — ok"), 30))
+    steps = [c.get("typed") if "typed" in c else ("paste", c["pasted"]) for c in clip.calls(tool)]
+    assert steps == ["na", ("paste", "ï"), "ve caf", ("paste", "é"), " ", ("paste", "—"), " ok"]
