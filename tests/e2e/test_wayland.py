@@ -235,3 +235,24 @@ def test_doctor_under_mutter(mutter):
     assert usable["mutter"]["usable"] and not usable["wtype"]["usable"]
     assert "virtual-keyboard" in usable["wtype"]["problem"]
     assert code == 0, rep["problems"]
+
+
+def test_mutter_backend_without_mutter_is_refused_so_auto_moves_on(tmp_path):
+    """A session bus where nobody owns org.gnome.Mutter.RemoteDesktop (sway, KDE): a refusal, not a failure."""
+    from stt_dictation.server.injector import Refused
+    from tests.support.process import Process
+
+    if missing_binaries(("dbus-daemon",)):
+        pytest.skip("missing dbus-daemon: apt-get install dbus")
+    address = f"unix:path={tmp_path}/bus"
+    with Process(["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={address}"], tmp_path / "dbus.log"):
+        from tests.support.devices import wait_until
+
+        wait_until((tmp_path / "bus").exists, 10, "the session bus")
+
+        class Bare:
+            unset_env = ()
+            env = {"DBUS_SESSION_BUS_ADDRESS": address}
+
+        with pytest.raises(Refused, match="CreateSession"):
+            in_session(Bare, type_all(MutterInjector(), ["x"]))
