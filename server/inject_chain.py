@@ -20,7 +20,7 @@ from .inject_keys import DotoolInjector, NullInjector, StdoutInjector, WtypeInje
 from .inject_mutter import MutterInjector
 from .inject_order import auto_order
 from .inject_split import SplitInjector
-from .window_class import TERMINALS, UNKNOWN_CHORD
+from .window_class import TERMINALS
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _make(name: str, delay_ms: int | None, paste_chord: str = "auto", terminal_c
         keys_only = BACKENDS[name](delay_ms)
         return SplitInjector(keys_only, ClipboardInjector(delay_ms, keys=keys_only, paste_chord=paste_chord, terminal_classes=terminal_classes))
     if name == "mutter":
-        return MutterInjector(delay_ms, paste_chord=UNKNOWN_CHORD if paste_chord == "auto" else paste_chord)
+        return MutterInjector(delay_ms, paste_chord=paste_chord)
     return BACKENDS[name](delay_ms)
 
 

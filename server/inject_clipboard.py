@@ -19,7 +19,7 @@ import time
 from .desktop import detect
 from .inject_base import InjectError, Injector, run_tool, tool_env
 from .inject_order import key_presser
-from .window_class import TERMINALS, chord_for, focused_class
+from .window_class import TERMINALS, TRY_WAIT, chords_for, focused_class
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,12 @@ class ClipboardInjector(Injector):
         try:
             await self._wait_owned(server, text)
             baseline = _written(server.pid)
-            chord = chord_for(await focused_class(detect()), self.paste_chord, self.terminal_classes)
-            await self._keys().press(chord)
-            consumed = await self._wait_read(server, baseline)
+            chords = chords_for(await focused_class(detect()), self.paste_chord, self.terminal_classes)
+            for chord in chords:
+                await self._keys().press(chord)
+                consumed = await self._wait_read(server, baseline, PASTE_TIMEOUT if chord == chords[-1] else TRY_WAIT)
+                if consumed or server.returncode is not None:
+                    break
             taken = server.returncode is not None  # our copy tool exits when another program copies
             if taken:
                 log.info("another program took the clipboard during the paste; it is left alone")
@@ -90,7 +93,7 @@ class ClipboardInjector(Injector):
                 await self._restore(saved)
             if not consumed:
                 why = "another program took the clipboard first" if taken else f"nothing read it within {PASTE_TIMEOUT:.0f} s"
-                raise InjectError(f"clipboard: the text was not pasted with {chord}: {why}")
+                raise InjectError(f"clipboard: the text was not pasted with {' or '.join(chords)}: {why}")
         finally:
             await _end(server)
 
@@ -141,10 +144,10 @@ class ClipboardInjector(Injector):
             await asyncio.sleep(0.02)
         raise InjectError(f"the clipboard did not take the text within {OWN_TIMEOUT:.0f} s")
 
-    async def _wait_read(self, server: asyncio.subprocess.Process, baseline: int | None) -> bool:
+    async def _wait_read(self, server: asyncio.subprocess.Process, baseline: int | None, timeout: float) -> bool:
         """True once the copy tool has written to a reader since `baseline`; False after the timeout
         or when another program took the clipboard first (the paste then got theirs, not ours)."""
-        deadline = time.monotonic() + PASTE_TIMEOUT
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             now = _written(server.pid)
             if baseline is None:

@@ -16,6 +16,7 @@ import os
 
 from .inject_base import InjectError, Injector, Refused, runs
 from .inject_keys import chord_keys
+from .window_class import TRY_WAIT, chords_for
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class MutterInjector(Injector):
 
     name = "mutter"
 
-    def __init__(self, delay_ms: int | None = None, paste_chord: str = "ctrl+shift+v") -> None:
+    def __init__(self, delay_ms: int | None = None, paste_chord: str = "auto") -> None:
         super().__init__(delay_ms)
         self.paste_chord = paste_chord
         self._bus = None
@@ -180,12 +181,16 @@ class MutterInjector(Injector):
         self._pasted.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._pasted.wait(), MANAGER_WAIT)
-        self._pasted.clear()
-        await self._chord(self.paste_chord)
-        try:
-            await asyncio.wait_for(self._pasted.wait(), PASTE_TIMEOUT)
-        except TimeoutError:
-            raise InjectError(f"mutter: the focused window did not paste within {PASTE_TIMEOUT:.0f} s ({self.paste_chord})") from None
+        chords = chords_for(None, self.paste_chord, ())  # Mutter does not say which window has focus
+        for chord in chords:
+            self._pasted.clear()
+            await self._chord(chord)
+            try:
+                await asyncio.wait_for(self._pasted.wait(), PASTE_TIMEOUT if chord == chords[-1] else TRY_WAIT)
+                break
+            except TimeoutError:
+                if chord == chords[-1]:
+                    raise InjectError(f"mutter: the focused window did not paste within {PASTE_TIMEOUT:.0f} s ({' or '.join(chords)})") from None
         if self._owner and saved is not None:
             self._serving = saved
             await self._call(self._session, SESSION, "SetSelection", "a{sv}", [{"mime-types": Variant("as", TEXT_TYPES)}])

@@ -3,7 +3,7 @@
 Terminals paste with Ctrl+Shift+V (Ctrl+V there is a literal ^V); most other
 programs with Ctrl+V. X11 answers through xdotool and xprop, sway through swaymsg,
 Hyprland through hyprctl; elsewhere (GNOME, KDE) no unprivileged client can ask, so
-the answer is None and the caller's default applies.
+the answer is None and the chords are tried in turn.
 """
 
 from __future__ import annotations
@@ -28,18 +28,21 @@ TERMINALS = (
     "contour", "rio", "yakuake", "guake",
 )
 """Window classes (lower-case) that paste with Ctrl+Shift+V; `terminal_classes` in the settings replaces it."""
-UNKNOWN_CHORD = "ctrl+shift+v"
-"""The chord when the window cannot be asked: a terminal's paste, and "paste as plain text" in browsers and
-many editors, where Ctrl+V would put a literal ^V into a terminal."""
+UNKNOWN_CHORDS = ("ctrl+shift+v", "ctrl+v")
+"""Chords tried in turn when the window cannot be asked, the next only when nothing read the clipboard:
+Ctrl+Shift+V pastes in terminals (where Ctrl+V would put a literal ^V) and as plain text in browsers;
+Ctrl+V pastes in most other programs, where Ctrl+Shift+V usually does nothing."""
+TRY_WAIT = 0.4
+"""Seconds a chord that is not the last to try has to make the window read the clipboard."""
 
 
-def chord_for(window_class: str | None, chord: str, terminals: tuple[str, ...] | list[str]) -> str:
-    """The paste chord: a fixed one as configured, or for `auto` by the focused window's class."""
+def chords_for(window_class: str | None, chord: str, terminals: tuple[str, ...] | list[str]) -> list[str]:
+    """The paste chords to try in order: a fixed one as configured, else by the focused window's class."""
     if chord != "auto":
-        return chord
+        return [chord]
     if window_class is None:
-        return UNKNOWN_CHORD
-    return "ctrl+shift+v" if window_class.lower() in {t.lower() for t in terminals} else "ctrl+v"
+        return list(UNKNOWN_CHORDS)
+    return ["ctrl+shift+v" if window_class.lower() in {t.lower() for t in terminals} else "ctrl+v"]
 
 
 async def focused_class(desktop: Desktop) -> str | None:

@@ -195,6 +195,15 @@ def test_mutter_restores_the_clipboard_it_borrowed_for_unicode(mutter):
     assert held == b"held before"
 
 
+def test_mutter_tries_ctrl_v_when_ctrl_shift_v_pastes_nothing(mutter):
+    """Mutter cannot say which window has focus; a window that pastes only with Ctrl+V (most non-terminals) still gets the text."""
+    win = mutter.open_capture("[key-bindings]\nclipboard-paste=Control+v\nnoop=Control+Shift+v\n")
+    win.clear()
+    in_session(mutter, type_all(MutterInjector(), ["a ß b "]))
+    assert win.wait_for("a ß b ") == "a ß b "
+    assert win.settle() == "a ß b "  # Ctrl+Shift+V left nothing behind
+
+
 def test_auto_falls_through_when_mutter_refuses_wtype(mutter):
     """An unknown compositor tries wtype first; mutter refuses it and the remote desktop takes the phrase."""
     win = mutter.open_capture()

@@ -188,3 +188,12 @@ def test_uinput_tools_type_ascii_and_paste_the_rest(clip, monkeypatch, tool):
     asyncio.run(asyncio.wait_for(inj.type("naïve café — ok"), 30))
     steps = [c.get("typed") if "typed" in c else ("paste", c["pasted"]) for c in clip.calls(tool)]
     assert steps == ["na", ("paste", "ï"), "ve caf", ("paste", "é"), " ", ("paste", "—"), " ok"]
+
+
+def test_with_the_window_unknown_ctrl_v_follows_a_ctrl_shift_v_that_pasted_nothing(clip, monkeypatch):
+    keys = _session(monkeypatch, True)
+    clip.on_press("sys.exit(0) if '-M' in args and 'shift' in args else None")  # this window pastes with Ctrl+V only
+    asyncio.run(asyncio.wait_for(ClipboardInjector(keys=keys).type(TEXT), 20))
+    (paste,) = clip.calls("wtype")  # the Ctrl+Shift+V the window ignored left no record
+    assert paste["argv"][-5:] == ["-M", "ctrl", "-k", "v", "-m", "ctrl"][-5:] and "shift" not in paste["argv"]
+    assert paste["pasted"] == TEXT

@@ -119,8 +119,11 @@ class WaylandSession:
             time.sleep(0.05)
         raise HarnessTimeout(f"no Wayland socket after {START_TIMEOUT:.0f} s:\n{tail(log)}")
 
-    def open_capture(self) -> Capture:
-        """A foot terminal reading keys into a file; returns once it reads, focused (new windows take focus)."""
+    def open_capture(self, foot_ini: str = "") -> Capture:
+        """A foot terminal reading keys into a file; returns once it reads, focused (new windows take focus).
+
+        `foot_ini` is foot's configuration (key bindings, say); empty is foot's defaults.
+        """
         assert self.tmp is not None
         n = self._captures
         self._captures += 1
@@ -133,7 +136,11 @@ class WaylandSession:
         os.chown(path, *self._owner())
         script = 'stty -icanon min 1 time 0 && : > "$2" && exec cat >> "$1"'
         env = {**self._base_env(), **self.env}
-        proc = spawn([*self._client_prefix(), "foot", "-e", "sh", "-c", script, "sh", str(path), str(ready)], log, env)
+        ini = folder / f"foot-{n}.ini"
+        ini.write_text(foot_ini)
+        os.chown(ini, *self._owner())
+        argv = ["foot", "--config", str(ini), "-e", "sh", "-c", script, "sh", str(path), str(ready)]
+        proc = spawn([*self._client_prefix(), *argv], log, env)
         self._processes.append(proc)
         wait_until(lambda: ready.exists() or not proc.alive(), START_TIMEOUT, "foot to read its input")
         if not proc.alive():
