@@ -54,6 +54,8 @@ class MutterInjector(Injector):
         self._clipboard = False
         self._serving: bytes = b""
         self._owner = False
+        self._held: bytes | None = None
+        """What another program had copied, served by us since our last paste put it back."""
         self._foreign: list[str] = []
         self._pasted = asyncio.Event()
 
@@ -173,7 +175,7 @@ class MutterInjector(Injector):
                     raise
             self._clipboard = True
             await asyncio.sleep(0.05)  # the current owner's types arrive as a signal
-        saved = await self._read_foreign()
+        saved = self._held if self._owner else await self._read_foreign()
         self._serving, self._owner = text.encode(), True
         await self._call(self._session, SESSION, "SetSelection", "a{sv}", [{"mime-types": Variant("as", TEXT_TYPES)}])
         # Mutter's own clipboard manager reads every new text selection; wait for that read
@@ -192,11 +194,12 @@ class MutterInjector(Injector):
                 if chord == chords[-1]:
                     raise InjectError(f"mutter: the focused window did not paste within {PASTE_TIMEOUT:.0f} s ({' or '.join(chords)})") from None
         if self._owner and saved is not None:
-            self._serving = saved
+            self._serving = self._held = saved
             await self._call(self._session, SESSION, "SetSelection", "a{sv}", [{"mime-types": Variant("as", TEXT_TYPES)}])
         elif self._owner:
             await self._call(self._session, SESSION, "DisableClipboard")
             self._clipboard = self._owner = False
+            self._held = None
 
     async def _read_foreign(self) -> bytes | None:
         """What another program holds on the clipboard as text, to put back after the paste."""
@@ -226,7 +229,7 @@ class MutterInjector(Injector):
             opts = msg.body[0] if msg.body else {}
             mine = opts.get("session-is-owner")
             if mine is not None and not mine.value:
-                self._owner = False
+                self._owner, self._held = False, None
                 types = opts.get("mime-types")
                 value = types.value if types is not None else []
                 if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], list):
