@@ -266,3 +266,32 @@ def test_mutter_backend_without_mutter_is_refused_so_auto_moves_on(tmp_path):
 
         with pytest.raises(Refused, match="CreateSession"):
             in_session(Bare, type_all(MutterInjector(), ["x"]))
+
+
+def _typed_history(entries: list[dict]) -> str:
+    """What the keyboard should have produced: typed phrases, joined by one space within a recording."""
+    out, last = [], None
+    for e in sorted(entries, key=lambda e: e["seq"]):
+        if e["status"] == "typed":
+            out.append((" " if e["recording"] == last else "") + e["text"])
+            last = e["recording"]
+    return "".join(out)
+
+
+@pytest.mark.parametrize("desktop, backend", [("sway", "wtype"), ("mutter", "mutter")])
+def test_sttd_types_a_dictated_clip_through_auto(request, sttd_factory, mic, desktop, backend):
+    """The whole path: microphone, model, `auto` choosing per compositor, text in the foot window."""
+    import json
+
+    from tests.support.dictation import audio_env, dictate, history
+    from tests.support.speech import SPEECH_DIR, normalise
+
+    session = request.getfixturevalue(desktop)
+    win = session.open_capture()
+    win.clear()
+    srv = sttd_factory(injector="auto", env=audio_env(mic, session), wait="idle")
+    assert json.loads(srv.client("status", "--json").stdout)["injector"] == backend
+    dictate(srv, mic, SPEECH_DIR / "cmu-arctic_cmu_arctic_us_axb_a0004.wav")  # "Lord, but I'm glad to see you again, Phil."
+    typed = win.settle(quiet=0.5, timeout=15)
+    assert typed == _typed_history(history(srv))
+    assert "glad to see you again" in " ".join(normalise(typed))
