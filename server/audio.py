@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .wav import SAMPLE_RATE
+
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 BLOCK = 512
 """Samples per callback: one VAD window, 32 ms."""
 STALL_SECONDS = 1.5
@@ -70,13 +71,6 @@ class Microphone:
         self._watchdog: asyncio.Task | None = None
         self._generation = 0  # blocks from a stream we already closed are ignored
         self._closing = False
-        self.first_block_at: float | None = None
-        self.frames = 0
-
-    @property
-    def is_open(self) -> bool:
-        """True while a stream is open."""
-        return self._stream is not None
 
     def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio thread
         if status:
@@ -93,12 +87,8 @@ class Microphone:
     def _deliver(self, gen: int, block: np.ndarray) -> None:
         if gen != self._generation or self._stream is None:
             return
-        now = time.time()
-        if self.first_block_at is None:
-            self.first_block_at = now
         self._last_block = time.monotonic()
-        self.frames += block.size
-        self._on_block(block, now)
+        self._on_block(block, time.time())
 
     def _finished(self) -> None:  # PortAudio thread: the stream ended on its own or was closed
         loop = self._loop
@@ -134,8 +124,6 @@ class Microphone:
             return
         self._loop = asyncio.get_running_loop()
         self._generation += 1
-        self.first_block_at = None
-        self.frames = 0
         try:
             self._stream = await self._loop.run_in_executor(self._pool, self._open)
         except Exception as exc:

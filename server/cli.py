@@ -15,11 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
-EXIT_RUNNING = 3
-EXIT_MODEL = 4
+from ..protocol.wire import EXIT_CONFIG, EXIT_FAILURE, EXIT_MODEL, EXIT_OK, EXIT_RUNNING
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,17 +72,9 @@ FLAG_KEYS = (
 
 def load_settings(args: argparse.Namespace, socket_address: str = ""):
     """Flags, STT_* variables, the config file and defaults, merged and validated."""
-    import json
-
     from .config import load
 
-    fixed: dict = {"socket": socket_address}
-    hooks = os.environ.get("STT_TEST_TRANSCRIBE_DELAYS")
-    if hooks:
-        fixed["test_transcribe_delays"] = json.loads(hooks)
-    if os.environ.get("STT_TEST_INJECT_DELAY"):
-        fixed["test_inject_delay"] = float(os.environ["STT_TEST_INJECT_DELAY"])
-    return load({k: getattr(args, k) for k in FLAG_KEYS}, config_path=args.config, fixed=fixed)
+    return load({k: getattr(args, k) for k in FLAG_KEYS}, config_path=args.config, fixed={"socket": socket_address})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print(install(args.config))
         return EXIT_OK
 
-    from ..protocol.address import display_address, socket_address
+    from ..protocol.wire import display_address, socket_address
 
     from .ipc import AlreadyRunning, claim
 
@@ -158,28 +146,33 @@ def main(argv: list[str] | None = None) -> int:
 
     from .daemon import serve
     from .injector import choose
+    from .resilient import ResilientTranscriber
     from .transcriber import LocalWhisper
+    from .transcript import ModelLoadError
 
     injector = choose(settings.injector, settings.type_delay_ms)
     if settings.remote:
-        from .remote import make_remote
+        from .remote_factory import make_remote
 
-        try:
-            transcriber = make_remote(
-                settings.remote,
-                language=settings.language,
-                initial_prompt=settings.initial_prompt,
-                remote_model=settings.remote_model,
-                api_key_file=settings.api_key_file,
-                timeout=settings.remote_timeout,
-                max_in_flight=settings.max_in_flight,
-            )
-        except ValueError as exc:
-            print(f"sttd: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
+        transcriber = make_remote(settings)  # the URI was validated with the settings
     else:
         transcriber = LocalWhisper(settings)
-    code = uvloop.run(serve(settings, sock, transcriber, injector))
+    if any(os.environ.get(name) for name in ("STT_TEST_TRANSCRIBE_DELAYS", "STT_TEST_INJECT_DELAY")):
+        from .testing import with_test_hooks  # only the end-to-end tests set these
+
+        resilient, injector = with_test_hooks(transcriber, injector, settings, os.environ)
+    else:
+        resilient = ResilientTranscriber(transcriber, settings)  # retry, backoff, fallback
+    log = logging.getLogger(__name__)
+    try:
+        uvloop.run(serve(settings, sock, resilient, injector))
+        code = EXIT_OK
+    except ModelLoadError as exc:
+        log.error("%s", exc)
+        code = EXIT_MODEL
+    except Exception as exc:
+        log.error("start-up failed", exc_info=exc)
+        code = EXIT_FAILURE
     sys.stdout.flush()
     sys.stderr.flush()
     # Worker threads (a model still loading, a wedged audio device) must not hold

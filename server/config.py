@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from .remote_uri import display_uri
 from .settings import Settings
 
-NOT_CONFIGURABLE = frozenset({"socket", "test_transcribe_delays", "test_inject_delay"})
+NOT_CONFIGURABLE = frozenset({"socket"})
 """Fields set by the entry point or by test hooks, never by the user's configuration."""
 
 

@@ -93,18 +93,21 @@ class History:
 
         await self._run(q)
 
-    async def update(self, seq: int, **fields) -> None:
-        """Set some columns of one phrase."""
+    async def update(self, seq: int, **fields) -> HistoryEntry | None:
+        """Set some columns of one phrase; return the phrase as now stored (None if there is none)."""
         bad = set(fields) - set(_COLUMNS)
         if bad:
             raise ValueError(f"unknown history columns {sorted(bad)}")
 
-        def q() -> None:
+        def q():
             assert self._db is not None
             cols = ", ".join(f"{k}=?" for k in fields)
             self._db.execute(f"UPDATE phrases SET {cols} WHERE seq=?", (*fields.values(), seq))
+            # Read back in the same worker call: no second hop through the thread.
+            return self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM phrases WHERE seq=?", (seq,)).fetchone()
 
-        await self._run(q)
+        row = await self._run(q)
+        return _entry(row) if row else None
 
     async def get(self, seq: int) -> HistoryEntry | None:
         """One phrase, or None."""
@@ -124,17 +127,6 @@ class History:
             ).fetchall()
 
         return [_entry(r) for r in reversed(await self._run(q))]
-
-    async def with_status(self, *statuses: PhraseStatus) -> list[HistoryEntry]:
-        """Every phrase in one of the given states, oldest first."""
-        def q():
-            assert self._db is not None
-            marks = ",".join("?" for _ in statuses)
-            return self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM phrases WHERE status IN ({marks}) ORDER BY seq", statuses
-            ).fetchall()
-
-        return [_entry(r) for r in await self._run(q)]
 
     async def settle_after_crash(self) -> int:
         """Mark phrases a previous process left mid-typing or transcribed-but-untyped; never retype them."""

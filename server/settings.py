@@ -77,10 +77,6 @@ class Settings(BaseModel):
     """Abstract socket address (leading NUL); set by the entry point."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Logging verbosity on stderr."""
-    test_transcribe_delays: dict[int, float] = Field(default_factory=dict)
-    """Test hook: phrase number to extra seconds its transcription takes."""
-    test_inject_delay: float = Field(default=0.0, ge=0.0, le=60.0)
-    """Test hook: seconds to wait before each typing call."""
 
     @field_validator("model", "initial_prompt", "input_device", "type_delay_ms", "remote", "remote_model", "api_key_file", mode="before")
     @classmethod

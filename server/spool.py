@@ -6,15 +6,15 @@ import asyncio
 import logging
 import os
 import re
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .wav import write_wav
+
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 _NAME = re.compile(r"^(\d{10})-(\d{8})\.wav$")
 
 
@@ -41,13 +41,8 @@ class Spool:
         self.dir.mkdir(parents=True, exist_ok=True)
         final = self.path_for(seq, recording)
         tmp = final.with_suffix(".tmp")
-        pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
         with open(tmp, "wb") as raw:
-            with wave.open(raw, "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(2)
-                w.setframerate(SAMPLE_RATE)
-                w.writeframes(pcm.tobytes())
+            write_wav(raw, audio)
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, final)  # a crash leaves either no file or a whole one
@@ -80,9 +75,3 @@ class Spool:
                 p.unlink(missing_ok=True)
         return out
 
-
-def read_wav(path: Path) -> np.ndarray:
-    """A spooled phrase as float32 samples."""
-    with wave.open(str(path), "rb") as w:
-        frames = w.readframes(w.getnframes())
-    return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0

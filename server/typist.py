@@ -3,7 +3,7 @@
 Phrases are numbered when recorded. Results may arrive in any order; a reorder
 buffer keyed by number releases them to a single consumer task, which is the
 only code in the process that ever calls an injector. A phrase is marked
-`typing` in the journal before the tool runs and `typed` after; nothing is ever
+`typing` in the ledger before the tool runs and `typed` after; nothing is ever
 retried, so a failure or a crash can lose a keystroke but never double one.
 """
 
@@ -15,11 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..protocol.messages import ErrorCode, Fault, PhraseEvent
-
-from .events import EventBus
-from .history import History
 from .injector import InjectError, Injector
+from .ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +28,6 @@ class Ready:
     seq: int
     recording: int
     text: str | None
-    speech_end: float | None = None
     window: str | None = None
     """Window focused when the recording started (focus guard)."""
 
@@ -42,19 +38,17 @@ class Typist:
     def __init__(
         self,
         injector: Injector,
-        history: History,
-        bus: EventBus,
+        ledger: Ledger,
         *,
-        first_seq: int,
+        first_seq: int = 1,
         focus_guard: bool = True,
         on_error: Callable[[str | None], None] = lambda msg: None,
         notify: Callable[[str, str], Awaitable[None]] | None = None,
-        pre_type_delay: float = 0.0,
     ) -> None:
+        """`on_error` hears a typing failure's message, and None after the next success."""
         self.injector = injector
-        self._history = history
-        self._bus = bus
-        self._next = first_seq
+        self._ledger = ledger
+        self._next = first_seq  # numbers never handed out (a restart's) are skipped
         self._expected: set[int] = set()
         self._results: dict[int, Ready] = {}
         self._cancelled: set[int] = set()
@@ -62,7 +56,6 @@ class Typist:
         self._focus_guard = focus_guard
         self._on_error = on_error
         self._notify = notify
-        self._pre_type_delay = pre_type_delay
         self._last_recording: int | None = None
         self.held: list[Ready] = []
         self._lock = asyncio.Lock()  # serialises the consumer and `paste` on the keyboard
@@ -118,7 +111,7 @@ class Typist:
 
     async def _consume(self, r: Ready) -> None:
         if r.recording in self._cancelled:
-            await self._set(r, "cancelled", note="discarded by cancel")
+            await self._ledger.set(r.seq, "cancelled", note="discarded by cancel")
             return
         if not r.text:
             return  # empty or filtered: already in the history with its reason
@@ -126,9 +119,7 @@ class Typist:
         if self._last_recording == r.recording:
             text = " " + text  # consecutive phrases of one recording: one space between
         guard = self._focus_guard and r.window is not None
-        await self._history.update(r.seq, status="typing")
-        if self._pre_type_delay:
-            await asyncio.sleep(self._pre_type_delay)
+        await self._ledger.set(r.seq, "typing")
         # With the guard on, type in word-aligned chunks and look at the focus before
         # each: a window switch mid-phrase holds the rest instead of typing it there.
         chunks = split_chunks(text) if guard else [text]
@@ -143,11 +134,11 @@ class Typist:
             if not await self._inject(r, chunk):
                 return
         self._last_recording = r.recording
-        await self._set(r, "typed", typed_at=time.time())
+        await self._ledger.set(r.seq, "typed", typed_at=time.time())
 
     async def _hold(self, r: Ready, rest: str, why: str) -> None:
-        self.held.append(Ready(r.seq, r.recording, rest, r.speech_end, r.window))
-        await self._set(r, "held", note=f"{why}; `stt paste` types the rest")
+        self.held.append(Ready(r.seq, r.recording, rest, r.window))
+        await self._ledger.set(r.seq, "held", note=f"{why}; `stt paste` types the rest")
         if self._notify is not None:
             await self._notify("stt: text held", "Focus moved while you spoke; run `stt paste` to type it.")
 
@@ -157,19 +148,11 @@ class Typist:
         except InjectError as exc:
             msg = f"typing failed: {exc}"
             log.warning("phrase %d: %s", r.seq, msg)
-            await self._set(r, "failed", note=msg)
-            self._bus.publish(Fault(code=ErrorCode.INJECT_FAILED, message=f"{msg}; the text is in `stt history`", at=time.time()))
+            await self._ledger.set(r.seq, "failed", note=msg)
             self._on_error(msg)
             return False
         self._on_error(None)
         return True
-
-    async def _set(self, r: Ready, status: str, **fields) -> None:
-        await self._history.update(r.seq, status=status, **fields)
-        entry = await self._history.get(r.seq)
-        if entry is not None:
-            latency = time.time() - r.speech_end if r.speech_end else None
-            self._bus.publish(PhraseEvent(entry=entry, latency=latency))
 
     async def paste(self) -> int:
         """Type every held phrase into the window focused now; return how many."""
@@ -178,7 +161,7 @@ class Typist:
             done = 0
             for i, r in enumerate(held):
                 if await self._inject(r, (" " if i else "") + (r.text or "")):
-                    await self._set(r, "typed", typed_at=time.time(), note="typed by `stt paste`")
+                    await self._ledger.set(r.seq, "typed", typed_at=time.time(), note="typed by `stt paste`")
                     done += 1
             return done
 

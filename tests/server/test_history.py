@@ -68,3 +68,23 @@ def test_settle_after_crash_marks_half_typed_phrases_and_never_retypes(tmp_path)
         await h.close()
 
     asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_update_returns_the_row_as_stored_and_rejects_unknown_columns(tmp_path):
+    async def main():
+        h = History(tmp_path / "h.sqlite3")
+        await h.open()
+        await h.add(1, 2, 1.5, 100.0)
+        entry = await h.update(1, status="transcribed", text="hello", transcribed_at=100.5)
+        missing = await h.update(9, status="typed")
+        try:
+            await h.update(1, colour="blue")
+        except ValueError as exc:
+            refused = str(exc)
+        await h.close()
+        return entry, missing, refused
+
+    entry, missing, refused = asyncio.run(asyncio.wait_for(main(), 10))
+    assert (entry.seq, entry.recording, entry.status, entry.text, entry.speech_end) == (1, 2, "transcribed", "hello", 100.0)
+    assert missing is None
+    assert "colour" in refused

@@ -1,48 +1,23 @@
 """The ordered single writer: spoken order, exactly once, cancel, failures kept."""
 
 import asyncio
+import json
 
+import numpy as np
 
 from stt_dictation.server.events import EventBus
 from stt_dictation.server.history import History
-from stt_dictation.server.injector import InjectError, Injector
+from stt_dictation.server.ledger import Ledger
 from stt_dictation.server.typist import Ready, Typist
-
-
-class Keyboard(Injector):
-    """An in-process injector that records what it was asked to type."""
-
-    name = "keyboard"
-
-    def __init__(self, fail_on: set[str] = frozenset(), delay: float = 0.0):
-        super().__init__()
-        self.typed: list[str] = []
-        self.fail_on = fail_on
-        self.delay = delay
-        self.active = 0
-        self.max_active = 0
-
-    def problem(self):
-        return None
-
-    async def type(self, text):
-        self.active += 1
-        self.max_active = max(self.max_active, self.active)
-        try:
-            await asyncio.sleep(self.delay)
-            if text.strip() in self.fail_on:
-                raise InjectError("display went away")
-            self.typed.append(text)
-        finally:
-            self.active -= 1
+from tests.server.fakes import Keyboard
 
 
 async def make(tmp_path, kb, first=1):
-    hist = History(tmp_path / "h.sqlite3")
-    await hist.open()
-    typist = Typist(kb, hist, EventBus(), first_seq=first, focus_guard=False)
+    ledger = Ledger(tmp_path, EventBus())
+    await ledger.open()
+    typist = Typist(kb, ledger, first_seq=first, focus_guard=False)
     task = asyncio.create_task(typist.run())
-    return hist, typist, task
+    return ledger.history, typist, task
 
 
 async def settle(typist, task, hist):
@@ -52,7 +27,7 @@ async def settle(typist, task, hist):
 
 
 def run(coro):
-    asyncio.run(asyncio.wait_for(coro, 20))
+    return asyncio.run(asyncio.wait_for(coro, 20))
 
 
 def test_out_of_order_results_are_typed_in_spoken_order(tmp_path):
@@ -126,7 +101,7 @@ def test_cancel_discards_untyped_phrases_and_empty_ones_advance(tmp_path):
 
 
 async def _statuses(tmp_path):
-    hist = History(tmp_path / "h.sqlite3")
+    hist = History(tmp_path / "history.sqlite3")
     await hist.open()
     try:
         return {e.seq: e.status for e in await hist.recent(100)}
@@ -154,9 +129,45 @@ def test_a_failed_phrase_is_kept_not_retried_and_later_ones_go_on(tmp_path):
 
 
 async def _entries(tmp_path):
-    hist = History(tmp_path / "h.sqlite3")
+    hist = History(tmp_path / "history.sqlite3")
     await hist.open()
     try:
         return {e.seq: e for e in await hist.recent(100)}
     finally:
         await hist.close()
+
+
+def test_focus_moved_mid_phrase_holds_the_rest_and_paste_types_it(tmp_path):
+    class Switching(Keyboard):
+        async def type(self, text):
+            await super().type(text)
+            self.window = "B"  # the user clicked elsewhere after the first chunk
+
+    async def main():
+        kb = Switching()
+        kb.window = "A"
+        bus = EventBus()
+        sub = bus.subscribe(lambda: None)
+        ledger = Ledger(tmp_path, bus)
+        await ledger.open()
+        typist = Typist(kb, ledger, focus_guard=True)
+        task = asyncio.create_task(typist.run())
+        words = " ".join(f"word{i}" for i in range(30))
+        await ledger.record(1, 1, np.zeros(160, dtype=np.float32), speech_end=1.0)
+        typist.expect(1)
+        typist.deliver(Ready(1, 1, words, window="A"))
+        assert await typist.idle(5.0)
+        held = (await ledger.history.get(1)).status
+        assert len(kb.typed) == 1 and len(typist.held) == 1
+        assert await typist.paste() == 1
+        entry = await ledger.history.get(1)
+        task.cancel()
+        await ledger.close()
+        statuses = [json.loads(sub.queue.get_nowait())["entry"]["status"] for _ in range(sub.queue.qsize())]
+        return kb, held, entry, statuses, words
+
+    kb, held, entry, statuses, words = run(main())
+    assert held == "held"
+    assert kb.typed[0] + " " + kb.typed[1] == words  # the rest, typed by paste where focus is now
+    assert (entry.status, entry.note) == ("typed", "typed by `stt paste`")
+    assert statuses == ["held", "typed"]  # one event per change, through the ledger (typing is a quiet mark)

@@ -1,0 +1,135 @@
+"""Stand-ins for the devices around the server's stages: a model, a keyboard, a microphone, a segmenter.
+
+The unit tests of the stages and of the daemon use these where a real device is not
+the point; the end-to-end tests use the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from stt_dictation.server.audio import AudioError
+from stt_dictation.server.injector import InjectError, Injector
+from stt_dictation.server.segmenter import Phrase
+from stt_dictation.server.transcript import SegmentScore, Transcriber, TranscribeError, Transcript
+from stt_dictation.server.wav import SAMPLE_RATE
+
+SURE = dict(no_speech_prob=0.01, avg_logprob=-0.1, compression_ratio=1.2)
+"""Scores of a segment the guard keeps."""
+SILENCE = dict(no_speech_prob=0.9, avg_logprob=-1.5, compression_ratio=1.0)
+"""Scores of a segment the guard drops (with a known silence phrase or little speech)."""
+
+
+def clip(k: int, seconds: float = 1.0) -> np.ndarray:
+    """Audio that names phrase k by its level, so `Model` knows what it "hears"."""
+    return np.full(int(seconds * SAMPLE_RATE), k / 100, dtype=np.float32)
+
+
+class Model(Transcriber):
+    """Says `texts[k]` for clip k after `delays[k]` seconds; fails for clips in `broken`."""
+
+    def __init__(self, texts: dict[int, str], delays: dict[int, float] | None = None, broken=(), scores=SURE):
+        self.texts, self.delays, self.broken, self.scores = texts, delays or {}, set(broken), scores
+        self.heard: list[int] = []
+        self.model_name = "fake"
+
+    async def load(self):
+        pass
+
+    async def transcribe(self, audio):
+        k = round(float(audio[0]) * 100) if audio.size else 0
+        self.heard.append(k)
+        await asyncio.sleep(self.delays.get(k, 0.0))
+        if k in self.broken:
+            raise TranscribeError("server down")
+        return Transcript([SegmentScore(self.texts[k], **self.scores)])
+
+    async def transcribe_file(self, path):
+        return f"file {path}", 1.0, 0.1
+
+
+class Keyboard(Injector):
+    """An in-process injector that records what it was asked to type."""
+
+    name = "keyboard"
+
+    def __init__(self, fail_on: set[str] = frozenset(), delay: float = 0.0, problem: str | None = None):
+        super().__init__()
+        self.typed: list[str] = []
+        self.fail_on, self.delay, self._problem = set(fail_on), delay, problem
+        self.window: str | None = None
+        self.active = self.max_active = 0
+
+    def problem(self):
+        return self._problem
+
+    async def focused_window(self):
+        return self.window
+
+    async def type(self, text):
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            await asyncio.sleep(self.delay)
+            if text.strip() in self.fail_on:
+                raise InjectError("display went away")
+            self.typed.append(text)
+        finally:
+            self.active -= 1
+
+
+class FakeMic:
+    """Stands in for the sound card: `play` delivers blocks the way the stream callback would."""
+
+    def __init__(self, on_block, on_fault, fail: str | None = None):
+        self.on_block, self.on_fault, self.fail = on_block, on_fault, fail
+        self.is_open = False
+        self.opened = self.closed = 0
+
+    async def open(self):
+        if self.fail:
+            raise AudioError(self.fail)
+        self.is_open, self.opened = True, self.opened + 1
+
+    async def close(self):
+        if self.is_open:
+            self.is_open, self.closed = False, self.closed + 1
+
+    async def warm_up(self):
+        return 0.01
+
+    def shutdown(self):
+        pass
+
+    def play(self, audio: np.ndarray, block: int = 512, t0: float = 1000.0):
+        for i in range(0, audio.size, block):
+            self.on_block(audio[i : i + block], t0 + (i + block) / SAMPLE_RATE)
+
+
+class Mics:
+    """A microphone factory for the recorder that keeps the microphone it made."""
+
+    def __init__(self, fail: str | None = None):
+        self.fail = fail
+        self.mic: FakeMic | None = None
+
+    def __call__(self, on_block, on_fault) -> FakeMic:
+        self.mic = FakeMic(on_block, on_fault, self.fail)
+        return self.mic
+
+
+class WholeTake:
+    """A segmenter that cuts nothing: the whole recording is one phrase, at flush."""
+
+    def __init__(self):
+        self.fed: list[np.ndarray] = []
+
+    def feed(self, audio):
+        self.fed.append(audio)
+        return []
+
+    def flush(self):
+        audio = np.concatenate(self.fed) if self.fed else np.zeros(0, dtype=np.float32)
+        return [Phrase(1, audio, audio.size, audio.size / SAMPLE_RATE, False)] if audio.size else []

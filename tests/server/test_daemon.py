@@ -1,0 +1,240 @@
+"""The daemon's state machine and commands, with a fake model, keyboard and microphone."""
+
+import asyncio
+import json
+
+import numpy as np
+
+from stt_dictation.protocol.commands import Cancel, GetHistory, GetStatus, Paste, Shutdown, Start, Stop, Toggle, Transcribe
+from stt_dictation.protocol.messages import ErrorReply, Ok
+from stt_dictation.server.daemon import Daemon
+from stt_dictation.server.events import EventBus
+from stt_dictation.server.ledger import Ledger
+from stt_dictation.server.resilient import ResilientTranscriber
+from stt_dictation.server.settings import Settings
+from stt_dictation.server.transcript import TranscribeError
+from tests.server.fakes import Keyboard, Mics, Model, WholeTake, clip
+
+
+class Rig:
+    """A daemon on tmp_path; `events` are what a `tail` subscriber would see."""
+
+    def __init__(self, tmp_path, model=None, keyboard=None, mic_fails=None):
+        self.model = model or Model({1: "hello world", 2: "second take"})
+        self.kb = keyboard or Keyboard()
+        self.bus = EventBus()
+        self.sub = self.bus.subscribe(lambda: None)
+        self.mics = Mics(mic_fails)
+        transcriber = ResilientTranscriber(self.model, Settings(), sleep=lambda s: asyncio.sleep(0.01))
+        settings = Settings(state_dir=tmp_path, focus_guard=False)
+        self.daemon = Daemon(settings, transcriber, self.kb, self.bus, microphone=self.mics, segmenter=WholeTake)
+
+    async def up(self):
+        await self.daemon.open_journal()
+        await self.daemon.load()
+        return self
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        out = []
+        while not self.sub.queue.empty():
+            out.append(json.loads(self.sub.queue.get_nowait()))
+        return [e for e in out if kind is None or e["type"] == kind]
+
+    async def say(self, k: int, cancel=False):
+        """One recording of clip k, stopped (or cancelled), then wait for it to be resolved."""
+        assert isinstance(await self.daemon.handle(Start()), Ok)
+        await self.opened()
+        self.mics.mic.play(clip(k))
+        await self.daemon.handle(Cancel() if cancel else Stop())
+        await self.settled()
+
+    async def opened(self):
+        while self.mics.mic is None or not (self.mics.mic.is_open or self.daemon.state == "error"):
+            await asyncio.sleep(0.005)
+
+    async def settled(self):
+        """The recording's tail flushed into phrases, and every phrase typed or resolved."""
+        for _ in range(500):
+            if not len(self.daemon.recorder._tasks):
+                break
+            await asyncio.sleep(0.01)
+        assert await self.daemon.typist.idle(5.0)
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_loading_then_idle_then_recording_then_idle_and_the_phrase_is_typed(tmp_path):
+    async def main():
+        rig = Rig(tmp_path)
+        d = rig.daemon
+        await d.open_journal()
+        assert d.state == "loading"
+        refused = await d.handle(Start())
+        assert isinstance(refused, ErrorReply) and refused.code == "not_ready"
+        assert (await d.handle(Transcribe(paths=["/a.wav"]))).code == "not_ready"
+        await d.load()
+        assert d.state == "idle"
+        assert (await d.handle(Toggle())).message == "recording 1"
+        assert d.state == "recording" and (await d.handle(Start())).message == "already recording"
+        await rig.opened()
+        rig.mics.mic.play(clip(1))
+        assert d.status().recording_seconds > 0
+        assert (await d.handle(Toggle())).message == "stopped recording 1"
+        assert d.state == "idle"
+        await rig.settled()
+        assert (await d.handle(Stop())).message == "not recording"
+        history = (await d.handle(GetHistory(limit=5))).entries
+        status = d.status()
+        await d.shutdown()
+        return rig, history, status
+
+    rig, history, status = run(main())
+    assert rig.kb.typed == ["hello world"]
+    assert [(e.seq, e.recording, e.status, e.text) for e in history] == [(1, 1, "typed", "hello world")]
+    assert (status.state, status.pending, status.model, status.injector) == ("idle", 0, "fake", "keyboard")
+    events = rig.events()
+    assert [e["state"] for e in events if e["type"] == "state"] == ["idle", "recording", "idle"]
+    assert [e["entry"]["status"] for e in events if e["type"] == "phrase"] == ["transcribed", "typed"]
+    assert [e["type"] for e in events if e["type"].startswith("recording_")] == ["recording_started", "recording_stopped"]
+
+
+def test_a_microphone_that_cannot_open_is_an_error_until_the_next_start(tmp_path):
+    async def main():
+        rig = await Rig(tmp_path, mic_fails="cannot open input device 'usb'").up()
+        await rig.daemon.handle(Start())
+        await rig.opened()
+        after_fault = (rig.daemon.state, rig.daemon.error)
+        faults = rig.events("fault")
+        rig.mics.mic.fail = None  # plugged back in
+        await rig.say(1)
+        return rig, after_fault, faults
+
+    rig, after_fault, faults = run(main())
+    assert after_fault == ("error", "cannot open input device 'usb'")
+    assert [(f["code"], f["message"]) for f in faults] == [("audio", "cannot open input device 'usb'")]
+    assert rig.daemon.state == "idle" and rig.kb.typed == ["hello world"]
+
+
+def test_a_microphone_failing_mid_recording_ends_it_in_error_and_keeps_the_speech(tmp_path):
+    async def main():
+        rig = await Rig(tmp_path).up()
+        await rig.daemon.handle(Start())
+        await rig.opened()
+        rig.mics.mic.play(clip(1))
+        rig.mics.mic.on_fault("the microphone delivered no audio for 1.5 s")
+        state = rig.daemon.state
+        await rig.settled()
+        return rig, state
+
+    rig, state = run(main())
+    assert state == "error" and "no audio" in rig.daemon.error
+    assert rig.kb.typed == ["hello world"]  # what was heard before the fault is still typed
+
+
+def test_a_failed_transcription_shows_as_error_then_clears_when_a_retry_works(tmp_path):
+    class Once(Model):
+        async def transcribe(self, audio):
+            if len(self.heard) == 0:
+                self.heard.append(-1)
+                raise TranscribeError("connection reset")
+            return await super().transcribe(audio)
+
+    async def main():
+        rig = await Rig(tmp_path, model=Once({1: "hello world"})).up()
+        await rig.say(1)
+        return rig
+
+    rig = run(main())
+    states = [(e["state"], e["error"]) for e in rig.events("state")]
+    assert ("error", "transcription of phrase 1 failed (try 1): connection reset; retrying in 0.5 s") in states
+    assert states[-1] == ("idle", None) and rig.daemon.error is None
+    assert rig.kb.typed == ["hello world"]
+
+
+def test_typing_failures_are_an_error_with_a_fault_and_a_later_success_clears_it(tmp_path):
+    async def main():
+        rig = await Rig(tmp_path, keyboard=Keyboard(fail_on={"hello world"})).up()
+        await rig.say(1)
+        failed = (rig.daemon.state, rig.daemon.error, rig.events("fault"))
+        await rig.say(2)
+        return rig, failed
+
+    rig, (state, error, faults) = run(main())
+    assert state == "error" and error == "typing failed: display went away"
+    assert [f["code"] for f in faults] == ["inject_failed"] and "stt history" in faults[0]["message"]
+    assert rig.daemon.state == "idle" and rig.kb.typed == ["second take"]
+
+
+def test_an_injector_with_a_problem_is_an_error_once_loaded(tmp_path):
+    async def main():
+        return await Rig(tmp_path, keyboard=Keyboard(problem="xdotool not found on PATH")).up()
+
+    d = run(main()).daemon
+    assert (d.state, d.error) == ("error", "injector keyboard: xdotool not found on PATH")
+
+
+def test_cancel_discards_the_recording(tmp_path):
+    async def main():
+        rig = await Rig(tmp_path).up()
+        await rig.say(1, cancel=True)
+        history = (await rig.daemon.handle(GetHistory(limit=5))).entries
+        return rig, history
+
+    rig, history = run(main())
+    assert rig.kb.typed == [] and history == []  # cancelled before its tail became a phrase
+    assert [e["cancelled"] for e in rig.events("recording_stopped")] == [True]
+
+
+def test_a_crash_left_phrase_is_recovered_at_load_never_typed_and_numbering_goes_on(tmp_path):
+    async def main():
+        ledger = Ledger(tmp_path, EventBus())
+        await ledger.open()
+        await ledger.spool.write(7, 3, clip(7))
+        await ledger.close()
+        rig = await Rig(tmp_path, model=Model({7: "left behind", 1: "hello world"})).up()
+        recovered = list(rig.kb.typed)
+        await rig.say(1)
+        history = (await rig.daemon.handle(GetHistory(limit=5))).entries
+        return rig, recovered, history
+
+    rig, recovered, history = run(main())
+    assert recovered == []
+    assert [(e.seq, e.recording, e.status, e.text) for e in history] == [
+        (7, 3, "recovered", "left behind"),
+        (8, 4, "typed", "hello world"),
+    ]
+    assert rig.kb.typed == ["hello world"] and not list((tmp_path / "spool").glob("*.wav"))
+
+
+def test_shutdown_finishes_the_recording_in_progress_and_shutdown_command_asks_for_it(tmp_path):
+    async def main():
+        rig = await Rig(tmp_path).up()
+        await rig.daemon.handle(Start())
+        await rig.opened()
+        rig.mics.mic.play(clip(1))
+        reply = await rig.daemon.handle(Shutdown())
+        assert rig.daemon.stopping.is_set() and reply.message == "shutting down"
+        await rig.daemon.shutdown(grace=2.0)
+        return rig
+
+    rig = run(main())
+    assert rig.kb.typed == ["hello world"] and rig.mics.mic.closed == 1
+
+
+def test_status_paste_and_files(tmp_path):
+    async def main():
+        rig = await Rig(tmp_path).up()
+        st = await rig.daemon.handle(GetStatus())
+        pasted = await rig.daemon.handle(Paste())
+        files = await rig.daemon.handle(Transcribe(paths=["/tmp/a.wav"]))
+        relative = await rig.daemon.handle(Transcribe(paths=["a.wav"]))
+        await rig.daemon.shutdown()
+        return st, pasted, files, relative
+
+    st, pasted, files, relative = run(main())
+    assert st.state == "idle" and st.held == 0 and st.backend == "local"
+    assert pasted.message == "typed 0 held phrase(s)"
+    assert [(f.path, f.text) for f in files.files] == [("/tmp/a.wav", "file /tmp/a.wav")]
+    assert relative.code == "invalid_command"
