@@ -1,4 +1,4 @@
-"""`python -m server` runs sttd."""
+"""`python -m stt_dictation.server` runs sttd."""
 
 import sys
 
