@@ -27,6 +27,7 @@ PhraseStatus = Literal[
     "cancelled",
     "recovered",
     "interrupted",
+    "unreadable",
 ]
 """Where a phrase is in its life; see `server.history` for the transitions."""
 
@@ -54,8 +55,13 @@ class ErrorCode(StrEnum):
     """The model could not transcribe the input (unreadable file, model fault)."""
     INJECT_FAILED = "inject_failed"
     """Text could not be typed; it is kept in the history."""
+    PHRASE_FAILED = "phrase_failed"
+    """A phrase could not be kept or carried to text (a full disk, a journal error, a fallback
+    that would not load): it is marked `failed` in the history and its audio stays in the spool."""
     TIMEOUT = "timeout"
     """The peer sent nothing for too long; the connection is closed."""
+    BUSY = "busy"
+    """The server has as many connections open as it serves; this one is closed. Try again."""
     INTERNAL = "internal"
     """A bug in the server; the message says what failed. The server stays up."""
 
@@ -106,7 +112,9 @@ class Status(Message):
     backend: str
     """`local`, or the remote URI without secrets."""
     injector: str
-    """The typing backend chosen (`xdotool`, `stdout`, ...)."""
+    """The typing backend chosen (`xdotool`, `stdout`, ...); `wtype->mutter` after a hand-over."""
+    injector_note: str | None = None
+    """Why the typing backend is the one it is (a refusal and who took over), when there is a reason."""
     pending: int
     """Phrases recorded but not yet typed or resolved."""
     held: int = 0

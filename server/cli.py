@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the model runs (default auto)")
     p.add_argument("--compute-type", dest="compute_type", help="CTranslate2 compute type (default int8 on CPU, float16 on CUDA)")
     p.add_argument("--language", help="language code, or 'auto' to detect (default en)")
-    p.add_argument("--injector", choices=["auto", "xdotool", "wtype", "dotool", "ydotool", "clipboard", "stdout", "none"], help="how text is typed (default auto)")
+    p.add_argument("--injector", choices=["auto", "xdotool", "wtype", "mutter", "dotool", "ydotool", "clipboard", "stdout", "none"], help="how text is typed (default auto)")
     p.add_argument("--input-device", dest="input_device", help="input device name or index (see --list-devices)")
     p.add_argument("--pause", type=float, help="seconds of silence that end a phrase (default 0.5)")
     p.add_argument("--max-phrase", dest="max_phrase", type=float, help="longest phrase in seconds (default 12)")
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     from .transcriber import LocalWhisper
     from .transcript import ModelLoadError
 
-    injector = choose(settings.injector, settings.type_delay_ms)
+    injector = choose(settings.injector, settings.type_delay_ms, paste_chord=settings.paste_chord, terminal_classes=settings.terminal_classes)
     if settings.remote:
         from .remote_factory import make_remote
 

@@ -56,12 +56,14 @@ class Daemon:
         self.started = time.time()
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        self.recovering: asyncio.Task | None = None
+        """Recovery of the spool, started once ready."""
         self._last_recording = 0
         self._tasks = Tasks()
         transcriber.on_fault = self._on_backend_fault
         self.ledger = Ledger(settings.state_dir, bus)
         self.typist = Typist(injector, self.ledger, focus_guard=settings.focus_guard, on_error=self._on_inject_error, notify=self.notify)
-        self.pipeline = Pipeline(transcriber, self.ledger, self.typist, settings.replacements)
+        self.pipeline = Pipeline(transcriber, self.ledger, self.typist, settings)
         self.recorder = Recorder(settings, bus, self.pipeline.on_event, self._on_audio_fault, microphone=microphone, segmenter=segmenter)
 
     # --- state ------------------------------------------------------------------
@@ -90,9 +92,10 @@ class Daemon:
         self._refresh()
 
     def _on_audio_fault(self, message: str) -> None:
-        """The microphone failed to open, or failed and the recorder ended the recording."""
+        """The microphone failed to open or warm up, or failed and the recorder ended the recording."""
         log.error("%s", message)
-        self._tasks.spawn(self.notify("stt: error", message, "critical"), "notify")
+        # Shown even with notifications off: a hotkey press must never fail unseen.
+        self._tasks.spawn(self.notify.alert("stt: microphone problem", message), "notify")
         self._report("audio", message, Fault(code=ErrorCode.AUDIO, message=message, at=time.time()))
 
     def _on_backend_fault(self, message: str | None) -> None:
@@ -113,26 +116,31 @@ class Daemon:
         self._tasks.spawn(self.typist.run(), "typist")
 
     async def load(self) -> None:
-        """Load the VAD and the model, warm the audio path, recover the spool; then become idle."""
-        await self.recorder.load()
-        await self.transcriber.load()
-        await self.recorder.warm_up()
-        await recover(self.ledger, self.transcriber, self.settings.replacements)
+        """Load the VAD and the model while the audio path warms up; become idle, then recover the spool.
+
+        A microphone that fails to warm up is an error from the start (the server still
+        becomes ready: the next `start` tries again). Recovery runs after `ready`, in the background.
+        """
+        _, _, audio_problem = await asyncio.gather(self.recorder.load(), self.transcriber.load(), self.recorder.warm_up())
+        if audio_problem:
+            self._on_audio_fault(audio_problem)
         problem = self.injector.problem()
         if problem:
             self._errors["inject"] = f"injector {self.injector.name}: {problem}"
             log.warning("%s", self._errors["inject"])
         self.ready.set()
         self._refresh()
+        self.recovering = self._tasks.spawn(recover(self.ledger, self.transcriber, self.settings.replacements), "recover")
 
     async def shutdown(self, grace: float = 1.0) -> None:
-        """Stop recording, give pending phrases a bounded time, then cancel the rest."""
+        """Stop recording, give its close and pending phrases `grace` seconds in all, then cancel the rest."""
+        deadline = time.monotonic() + grace
         rec = self.recorder.current
         if rec is not None:
-            await self._end(rec, cancel=False)
-        await self.typist.idle(grace)
+            await asyncio.wait({self._end(rec, cancel=False)}, timeout=grace)  # a wedged device waits no longer
+        await self.typist.idle(max(0.0, deadline - time.monotonic()))
         await asyncio.gather(self.pipeline.shutdown(), self.recorder.shutdown(), self._tasks.cancel("server shutting down"))
-        await self.transcriber.close()
+        await asyncio.gather(self.transcriber.close(), self.injector.aclose())  # aclose ends a Mutter session
         await self.ledger.close()
 
     # --- commands ---------------------------------------------------------------
@@ -178,26 +186,31 @@ class Daemon:
         return Status(
             state=self.state, error=self.error, pid=os.getpid(), version=__version__, uptime=time.time() - self.started,
             model=self.transcriber.model_name, backend=self.transcriber.backend, injector=self.injector.name,
+            injector_note=self.injector.note,
             pending=self.typist.pending, held=len(self.typist.held), input_device=self.settings.input_device,
             recording_seconds=(time.time() - rec.started) if rec else 0.0,
         )  # fmt: skip
 
     async def start(self) -> BaseModel:
-        """Begin a recording; the microphone opens in the background so the hotkey returns at once."""
+        """Begin a recording; reply once the microphone delivers audio, or with its error (bounded)."""
         if self.state == "loading":
             return ErrorReply(code=ErrorCode.NOT_READY, message=NOT_READY)
         if self.recorder.current is not None:
             return Ok(state=self.state, message="already recording")
         self._last_recording += 1
         rec = self.recorder.begin(self._last_recording)
-        self._errors["audio"] = None
         self._refresh()
-        self._tasks.spawn(self._open(rec), f"open-{rec.number}")
+        problem = await self.recorder.open(rec)
+        if problem:
+            return ErrorReply(code=ErrorCode.AUDIO, message=problem)
+        if rec.t0 is not None:  # audio flows (else the recording ended while opening)
+            self.notify.clear_alert()
+            self._errors["audio"] = None
+            self._refresh()
+            self._tasks.spawn(self._opened(rec), f"opened-{rec.number}")
         return Ok(state=self.state, message=f"recording {rec.number}")
 
-    async def _open(self, rec: Recording) -> None:
-        if not await self.recorder.open(rec):
-            return  # ended before the microphone opened, or it failed to (reported as a fault)
+    async def _opened(self, rec: Recording) -> None:
         self._tasks.spawn(self.notify("stt: listening", f"recording {rec.number}"), "notify")
         if self.settings.focus_guard:
             rec.window = await self.injector.focused_window()

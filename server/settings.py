@@ -9,8 +9,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .remote_uri import parse_remote
+from .window_class import TERMINALS
 
-InjectorName = Literal["auto", "xdotool", "wtype", "dotool", "ydotool", "clipboard", "stdout", "none"]
+InjectorName = Literal["auto", "xdotool", "wtype", "mutter", "dotool", "ydotool", "clipboard", "stdout", "none"]
 """Typing backends `--injector` accepts."""
 
 
@@ -37,10 +38,20 @@ class Settings(BaseModel):
     """Spoken language code, or None to detect it per phrase."""
     initial_prompt: str | None = None
     """Names and jargon the model should expect."""
+    vocabulary: list[str] = Field(default_factory=list, max_length=100)
+    """Rare words to expect (faster-whisper's hotwords; the OpenAI-compatible prompt)."""
+    context_chars: int = Field(default=200, ge=0, le=800)
+    """Characters of the recording's text so far given to the model as context; 0 decodes each phrase alone."""
+    leading_space: Literal["auto", "always", "never"] = "auto"
+    """Space before a recording's first phrase: `auto` when the last recording typed into the same window."""
     beam_size: int = Field(default=1, ge=1, le=10)
     """Beam width; 1 is greedy, the fastest."""
     injector: InjectorName = "auto"
     """How text reaches the focused window."""
+    paste_chord: Literal["auto", "ctrl+v", "ctrl+shift+v", "shift+insert"] = "auto"
+    """The clipboard path's paste keys; `auto`: Ctrl+Shift+V in terminals, else Ctrl+V."""
+    terminal_classes: list[str] = Field(default_factory=lambda: list(TERMINALS), max_length=200)
+    """Window classes (X11 WM_CLASS, Wayland app_id) that get the terminal paste chord."""
     type_delay_ms: int | None = Field(default=None, ge=0, le=1000)
     """Delay between keystrokes; None uses the backend's measured safe default."""
     input_device: str | None = None

@@ -44,11 +44,24 @@ class SlowInjector(Injector):
     def __init__(self, inner: Injector, delay: float) -> None:
         super().__init__(inner.delay_ms)
         self.inner = inner
-        self.name = inner.name
         self.delay = delay
+
+    @property
+    def name(self) -> str:  # type: ignore[override]  # follows a hand-over in the wrapped chain
+        return self.inner.name
+
+    @property
+    def note(self) -> str | None:  # type: ignore[override]
+        return self.inner.note
 
     def problem(self) -> str | None:
         return self.inner.problem()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def press(self, chord: str) -> None:
+        await self.inner.press(chord)
 
     async def focused_window(self) -> str | None:
         return await self.inner.focused_window()
