@@ -135,11 +135,11 @@ def test_a_microphone_failing_mid_recording_ends_it_in_error_and_keeps_the_speec
 
 def test_a_failed_transcription_shows_as_error_then_clears_when_a_retry_works(tmp_path):
     class Once(Model):
-        async def transcribe(self, audio):
+        async def transcribe(self, audio, prompt=None):
             if len(self.heard) == 0:
                 self.heard.append(-1)
                 raise TranscribeError("connection reset")
-            return await super().transcribe(audio)
+            return await super().transcribe(audio, prompt)
 
     async def main():
         rig = await Rig(tmp_path, model=Once({1: "hello world"})).up()
@@ -238,3 +238,19 @@ def test_status_paste_and_files(tmp_path):
     assert pasted.message == "typed 0 held phrase(s)"
     assert [(f.path, f.text) for f in files.files] == [("/tmp/a.wav", "file /tmp/a.wav")]
     assert relative.code == "invalid_command"
+
+
+def test_status_names_the_backend_that_took_over_and_why(tmp_path):
+    """A typing chain that handed over shows its new name and the refusal in `stt status`."""
+
+    async def go():
+        rig = await Rig(tmp_path).up()
+        before = rig.daemon.status()
+        rig.kb.name, rig.kb.note = "wtype->mutter", "wtype refused: Compositor does not support the virtual keyboard protocol"
+        after = rig.daemon.status()
+        await rig.daemon.shutdown()
+        return before, after
+
+    before, after = asyncio.run(go())
+    assert before.injector_note is None
+    assert after.injector == "wtype->mutter" and "virtual keyboard protocol" in after.injector_note
