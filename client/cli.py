@@ -31,6 +31,7 @@ commands:
   shutdown               stop the server
   completion bash|zsh    print a shell completion script
   doctor [--json]        what this desktop offers for typing and listening, each problem with its fix
+  tray                   a panel icon and menu (StatusNotifierItem) that follows sttd
 
 examples:
   stt toggle             # in your window manager: bindsym $mod+d exec stt toggle
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     if cmd in SIMPLE:
         print(f"stt {cmd}: takes no arguments", file=sys.stderr)
         return EXIT_USAGE
+    if cmd == "tray":  # D-Bus is loaded by the tray alone
+        from .tray import main as tray
+
+        return tray(rest)
     # The other commands import argparse and json: only they pay for it, never the hotkey path.
     from . import commands
 
