@@ -162,9 +162,7 @@ class Tray:
         while True:
             try:
                 async for ev in tray_link.events(RECENT):
-                    if self.status is None:
-                        self._dirty.set()
-                    self.on_event(ev)
+                    self.on_event(ev)  # the first is the subscription's ok: ask for status then too
             except tray_link.Gone as exc:
                 log.debug("sttd link: %s", exc)
             if self.status is not None:

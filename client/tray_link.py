@@ -60,13 +60,14 @@ async def request(command: dict) -> dict:
 
 
 async def events(history: int) -> AsyncIterator[dict]:
-    """The subscription's events (the last `history` phrases first) until sttd goes; raise Gone then."""
+    """The subscription's `ok`, then its events (the last `history` phrases first) until sttd goes; raise Gone then."""
     reader, writer = await _open()
     try:
         writer.write(_line({"type": "subscribe", "history": history}))
         first = await _read(reader, TIMEOUT)
         if first.get("type") != "ok":
             raise Gone(f"subscription refused: {first}")
+        yield first
         while True:
             yield await _read(reader, None)
     finally:

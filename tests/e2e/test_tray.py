@@ -1,0 +1,69 @@
+"""`stt tray` against a real sttd and the virtual microphone, read by a StatusNotifierWatcher stand-in (issue 14)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import pytest
+
+from tests.support.dictation import JFK, audio_env
+from tests.support.env import CLIENT_CMD, REPO, base_env
+from tests.support.process import Process
+from tests.support.sni import Panel, SessionBus
+
+pytestmark = pytest.mark.skipif(not shutil.which("dbus-daemon"), reason="dbus-daemon missing: run scripts/test")
+
+
+def test_tray_follows_start_stop_a_mic_fault_and_a_restart(sttd_factory, mic, tmp_path, socket_name):
+    async def scenario(bus: SessionBus) -> None:
+        srv = await asyncio.to_thread(sttd_factory, socket_name=socket_name, injector="stdout", env=audio_env(mic), wait="idle")
+        env = base_env(socket_name, extra={"DBUS_SESSION_BUS_ADDRESS": bus.address})
+        async with Panel(bus.address) as panel:
+            with Process([*CLIENT_CMD, "tray"], tmp_path / "tray.log", env, REPO) as tray:
+                name = await panel.wait_item()
+                await panel.wait_props(name, lambda p: p["IconName"] == "audio-input-microphone", what="idle")
+
+                # The menu's Start (a dbusmenu Event, as a panel sends it) starts a recording.
+                await panel.click(name, "Start recording")
+                p = await panel.wait_props(name, lambda p: p["IconName"] == "media-record", what="recording icon")
+                assert p["Status"] == "NeedsAttention" and p["ToolTip"][3].startswith("recording")
+                assert (await asyncio.to_thread(srv.status))["state"] == "recording"
+                await asyncio.to_thread(mic.play, JFK)
+                await asyncio.to_thread(mic.play_silence, 1.0)
+                # The seconds tick while recording (about 12 s of audio have been played by now).
+                p = await panel.props(name)
+                assert int(p["ToolTip"][3].split()[1]) >= 5, p["ToolTip"]
+                assert (await asyncio.to_thread(srv.client, "stop")).returncode == 0
+                await panel.wait_props(name, lambda p: p["IconName"] in ("view-refresh", "audio-input-microphone"), what="stopped")
+                await panel.wait_props(name, lambda p: p["IconName"] == "audio-input-microphone", timeout=60, what="idle after transcribing")
+                menu = await panel.menu(name)
+                assert any("country" in label.lower() for label in menu), menu.keys()
+
+                # A microphone fault: error icon and its message in the tooltip.
+                assert (await asyncio.to_thread(srv.client, "start")).returncode == 0
+                await panel.wait_props(name, lambda p: p["IconName"] == "media-record", what="recording again")
+                await asyncio.to_thread(mic.unload_source)
+                try:
+                    p = await panel.wait_props(name, lambda p: p["IconName"] == "dialog-error", what="error icon")
+                    assert p["Status"] == "NeedsAttention" and p["ToolTip"][3], p
+                    assert p["ToolTip"][3] == (await asyncio.to_thread(srv.status))["error"]
+                finally:
+                    await asyncio.to_thread(mic.reload_source)
+
+                # sttd restarts: the tray shows it gone, then follows the new one.
+                await asyncio.to_thread(srv.kill)
+                await panel.wait_props(name, lambda p: p["IconName"] == "process-stop", what="not running")
+                srv2 = await asyncio.to_thread(sttd_factory, socket_name=socket_name, injector="stdout", env=audio_env(mic), wait="idle")
+                await panel.wait_props(name, lambda p: p["IconName"] == "audio-input-microphone", what="idle after restart")
+                await panel.click(name, "Start recording")
+                await panel.wait_props(name, lambda p: p["IconName"] == "media-record", what="recording after restart")
+                assert (await asyncio.to_thread(srv2.status))["state"] == "recording"
+                await panel.click(name, "Cancel recording")
+                await panel.wait_props(name, lambda p: p["IconName"] == "audio-input-microphone", what="cancelled")
+                assert tray.alive() and len(panel.watcher.items) == 1
+                tray.signal(15)
+                assert await asyncio.to_thread(tray.wait, 10) == 0
+
+    with SessionBus(tmp_path) as bus:
+        asyncio.run(scenario(bus))
