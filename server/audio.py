@@ -25,7 +25,9 @@ BLOCK = 512
 STALL_SECONDS = 1.5
 """A stream that delivers nothing for this long has failed."""
 FIRST_BLOCK_TIMEOUT = 3.0
-"""How long a newly opened stream may take to deliver its first block."""
+"""How long a newly opened stream may take to deliver its first block before the watchdog calls it stalled."""
+DEVICE_TIMEOUT = 2.0
+"""Every call into PortAudio (open, stop, close, re-initialise) is abandoned after this long."""
 
 
 class AudioError(Exception):
@@ -71,6 +73,7 @@ class Microphone:
         self._watchdog: asyncio.Task | None = None
         self._generation = 0  # blocks from a stream we already closed are ignored
         self._closing = False
+        self._fresh = False  # PortAudio's device list was re-read since the last stream closed
 
     def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio thread
         if status:
@@ -118,18 +121,57 @@ class Microphone:
         stream.start()
         return stream
 
+    async def _call(self, what: str, fn, *args):
+        """`fn` in the audio thread, bounded by DEVICE_TIMEOUT; AudioError when the device does not answer.
+
+        A call that times out (or whose caller is cancelled) keeps running in the thread; later
+        calls queue behind it and time out too, so a wedged device never wedges the loop.
+        """
+        fut = asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), DEVICE_TIMEOUT)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            fut.add_done_callback(self._discard_late)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise AudioError(f"the audio device did not answer within {DEVICE_TIMEOUT:g} s ({what})") from None
+
+    def _discard_late(self, fut) -> None:
+        """A stream that opened after its caller gave up is closed (in the audio thread, after the wedged call)."""
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        late = fut.result()
+        if late is not None and hasattr(late, "close"):
+            log.warning("an input stream opened after its open timed out; closing it")
+            self._pool.submit(_close_quietly, late)
+
     async def open(self) -> None:
-        """Open and start the stream; raise AudioError when there is no usable device."""
+        """Open and start the stream; raise AudioError when there is no usable device or it does not answer."""
         if self._stream is not None:
             return
         self._loop = asyncio.get_running_loop()
         self._generation += 1
+        self._fresh = False
         try:
-            self._stream = await self._loop.run_in_executor(self._pool, self._open)
+            self._stream = await self._call("open", self._open)
         except Exception as exc:
-            raise AudioError(f"cannot open input device {self._device if self._device is not None else '(default)'}: {exc}") from exc
+            raise AudioError(f"cannot open input device {self._device_name()}: {exc}") from exc
         self._last_block = time.monotonic() + FIRST_BLOCK_TIMEOUT - STALL_SECONDS
         self._watchdog = asyncio.create_task(self._watch(), name="audio-watchdog")
+
+    def _device_name(self) -> str:
+        return repr(self._device) if self._device is not None else "(default)"
+
+    async def refresh(self) -> None:
+        """Re-read PortAudio's device list while no stream is open: a new default source or a
+        device plugged in since is found by the next open. Bounded; a failure is only logged."""
+        if self._stream is not None or self._fresh:
+            return
+        try:
+            await self._call("re-initialise", _reinitialise)
+            self._fresh = True
+        except Exception as exc:
+            log.warning("re-reading the audio devices failed: %s", exc)
 
     async def _watch(self) -> None:
         while self._stream is not None:
@@ -151,19 +193,20 @@ class Microphone:
         try:
             # stop() drains PortAudio's buffers through the callback; those blocks are
             # queued on the loop ahead of this await's wake-up, so none is lost.
-            await asyncio.wait_for(loop.run_in_executor(self._pool, stream.stop, True), 3.0)
+            await self._call("stop", stream.stop, True)
         except Exception as exc:  # a wedged device must not wedge the server
             log.warning("stopping the input stream failed: %s", exc)
         self._generation += 1
         self._stream = None
         self._closing = False
         try:
-            await asyncio.wait_for(loop.run_in_executor(self._pool, stream.close, True), 3.0)
+            await self._call("close", stream.close, True)
         except Exception as exc:
             log.warning("closing the input stream failed: %s", exc)
 
-    async def warm_up(self) -> float | None:
-        """Open a stream, wait for its first block, close it: later opens start fast."""
+    async def warm_up(self) -> float:
+        """Open a stream, wait for its first block, close it: later opens start fast.
+        Return the seconds to the first block; AudioError when the microphone is unusable."""
         got = asyncio.Event()
         saved = self._on_block, self._on_fault
         self._on_block = lambda block, now: got.set()
@@ -171,11 +214,11 @@ class Microphone:
         t0 = time.monotonic()
         try:
             await self.open()
-            await asyncio.wait_for(got.wait(), FIRST_BLOCK_TIMEOUT)
+            try:
+                await asyncio.wait_for(got.wait(), FIRST_BLOCK_TIMEOUT)
+            except TimeoutError:
+                raise AudioError(f"input device {self._device_name()} delivered no audio within {FIRST_BLOCK_TIMEOUT:g} s") from None
             return time.monotonic() - t0
-        except (AudioError, TimeoutError) as exc:
-            log.info("audio warm-up failed (recording will retry): %s", exc)
-            return None
         finally:
             await self.close()
             self._on_block, self._on_fault = saved
@@ -183,3 +226,17 @@ class Microphone:
     def shutdown(self) -> None:
         """Release the worker thread."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _reinitialise() -> None:  # audio thread
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
+
+
+def _close_quietly(stream) -> None:  # audio thread
+    try:
+        stream.close(True)
+    except Exception as exc:
+        log.warning("closing a late input stream failed: %s", exc)

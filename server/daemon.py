@@ -27,7 +27,8 @@ from .injector import Injector
 from .ipc import ControlServer
 from .ledger import Ledger
 from .notify import Notifier
-from .pipeline import Pipeline, recover
+from .pipeline import Pipeline
+from .recovery import recover
 from .recorder import MicFactory, Recorder, Recording, SegmenterFactory
 from .resilient import ResilientTranscriber
 from .settings import Settings
@@ -63,7 +64,7 @@ class Daemon:
         transcriber.on_fault = self._on_backend_fault
         self.ledger = Ledger(settings.state_dir, bus)
         self.typist = Typist(injector, self.ledger, focus_guard=settings.focus_guard, on_error=self._on_inject_error, notify=self.notify)
-        self.pipeline = Pipeline(transcriber, self.ledger, self.typist, settings)
+        self.pipeline = Pipeline(transcriber, self.ledger, self.typist, settings, on_fault=self._on_phrase_fault)
         self.recorder = Recorder(settings, bus, self.pipeline.on_event, self._on_audio_fault, microphone=microphone, segmenter=segmenter)
 
     # --- state ------------------------------------------------------------------
@@ -97,6 +98,10 @@ class Daemon:
         # Shown even with notifications off: a hotkey press must never fail unseen.
         self._tasks.spawn(self.notify.alert("stt: microphone problem", message), "notify")
         self._report("audio", message, Fault(code=ErrorCode.AUDIO, message=message, at=time.time()))
+
+    def _on_phrase_fault(self, message: str | None) -> None:
+        """A phrase failed or could not be spooled (message), or a later one went through (None)."""
+        self._report("phrase", message, Fault(code=ErrorCode.PHRASE_FAILED, message=message, at=time.time()) if message else None)
 
     def _on_backend_fault(self, message: str | None) -> None:
         """A try of the transcriber failed (message), or a retry worked (None)."""
@@ -203,11 +208,12 @@ class Daemon:
         problem = await self.recorder.open(rec)
         if problem:
             return ErrorReply(code=ErrorCode.AUDIO, message=problem)
-        if rec.t0 is not None:  # audio flows (else the recording ended while opening)
-            self.notify.clear_alert()
-            self._errors["audio"] = None
-            self._refresh()
-            self._tasks.spawn(self._opened(rec), f"opened-{rec.number}")
+        if rec.t0 is None:  # stopped (or the server shut down) while the microphone opened
+            return Ok(state=self.state, message=f"recording {rec.number} ended before the microphone opened")
+        self.notify.clear_alert()
+        self._errors["audio"] = None
+        self._refresh()
+        self._tasks.spawn(self._opened(rec), f"opened-{rec.number}")
         return Ok(state=self.state, message=f"recording {rec.number}")
 
     async def _opened(self, rec: Recording) -> None:

@@ -17,11 +17,26 @@ class Notifier:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._warned = False
+        self._alerted: str | None = None
 
     async def __call__(self, summary: str, body: str = "", urgency: str = "normal") -> None:
-        """Show one notification, fire and forget (bounded to 2 s)."""
-        if not self.enabled:
+        """Show one notification when enabled, fire and forget (bounded to 2 s)."""
+        if self.enabled:
+            await self._send(summary, body, urgency)
+
+    async def alert(self, summary: str, body: str) -> None:
+        """A problem the user must see (the microphone failed): shown even when notifications
+        are off, but once per distinct problem until `clear_alert`, so repeated presses do not pile up."""
+        if body == self._alerted:
             return
+        self._alerted = body
+        await self._send(summary, body, "critical")
+
+    def clear_alert(self) -> None:
+        """The problem went away: the next one is shown again."""
+        self._alerted = None
+
+    async def _send(self, summary: str, body: str, urgency: str) -> None:
         if shutil.which("notify-send") is None:
             if not self._warned:
                 log.info("notifications are on but notify-send is not installed; skipping them")

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..protocol.messages import RecordingStarted, RecordingStopped
 
-from .audio import AudioError, Microphone
+from .audio import DEVICE_TIMEOUT, FIRST_BLOCK_TIMEOUT, AudioError, Microphone
 from .events import EventBus
 from .segmenter import SegEvent, Segmenter, StreamingVad
 from .settings import Settings
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT = 5.0
 """How long closing a recording waits for its last phrase to be cut."""
+FIRST_BLOCK_WAIT = 0.3
+"""How long `start` waits for the opened microphone's first block (18 ms on a working one)."""
 
 
 @dataclass
@@ -48,6 +50,11 @@ class Recording:
     """Speculative decodes in flight, by segmenter phrase id (the pipeline's)."""
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     task: asyncio.Task | None = None
+    opening: asyncio.Task | None = None
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set at the first block, or when the recording ends or fails: what `open` waits for."""
+    error: str | None = None
+    """Why the microphone failed this recording."""
 
 
 OnEvent = Callable[[Recording, SegEvent], None]
@@ -93,12 +100,17 @@ class Recorder:
         """Load the VAD model (in its thread)."""
         await self._in_vad_thread(self._new_segmenter)
 
-    async def warm_up(self) -> float | None:
-        """Open and close the microphone once so the first recording starts fast."""
-        warm = await self._mic.warm_up()
-        if warm is not None:
-            log.info("audio path warmed up: first block after %.2f s", warm)
-        return warm
+    async def warm_up(self) -> str | None:
+        """Open and close the microphone once so the first recording starts fast; the problem, if any."""
+        try:
+            async with self._lock:
+                warm = await asyncio.wait_for(self._mic.warm_up(), FIRST_BLOCK_TIMEOUT + 3 * DEVICE_TIMEOUT)
+        except TimeoutError:
+            return f"the microphone did not answer within {FIRST_BLOCK_TIMEOUT + 3 * DEVICE_TIMEOUT:g} s"
+        except AudioError as exc:
+            return str(exc)
+        log.info("audio path warmed up: first block after %.2f s", warm)
+        return None
 
     def begin(self, number: int) -> Recording:
         """A new recording is current at once; `open` starts the microphone."""
@@ -106,23 +118,56 @@ class Recorder:
         self.current = rec
         return rec
 
-    async def open(self, rec: Recording) -> bool:
-        """Start the microphone for `rec`; False if it ended first, or if the microphone failed (a fault)."""
+    async def open(self, rec: Recording) -> str | None:
+        """Start the microphone for `rec` and wait (bounded) for its first block.
+
+        Return the microphone's problem (reported as a fault; the recording is over), or None:
+        audio flows, or the recording ended first. `end` cancels an open still in progress,
+        so a wedged device never holds up a stop or a shutdown.
+        """
+        rec.opening = self._tasks.spawn(self._open(rec), f"open-{rec.number}")
+        await asyncio.wait({rec.opening})
+        if rec.opening.cancelled() or rec.error or self.current is not rec:
+            return rec.error
+        try:
+            await asyncio.wait_for(rec.settled.wait(), FIRST_BLOCK_WAIT)
+        except TimeoutError:
+            self._fail(rec, f"the microphone delivered no audio within {FIRST_BLOCK_WAIT:g} s of opening")
+        return rec.error
+
+    async def _open(self, rec: Recording) -> None:
         async with self._lock:
             if self.current is not rec:
-                return False  # stopped before the microphone opened
+                return  # stopped before the microphone opened
             # A segmenter per recording: a flush of the last one can never mix with this one.
             seg = await self._in_vad_thread(self._new_segmenter)
             rec.task = self._tasks.spawn(self._segment(rec, seg), f"segment-{rec.number}")
             try:
-                await self._mic.open()
-            except AudioError as exc:
+                await asyncio.wait_for(self._mic.open(), DEVICE_TIMEOUT + 0.5)
+            except (AudioError, TimeoutError) as exc:
+                message = str(exc) or f"the microphone did not open within {DEVICE_TIMEOUT + 0.5:g} s"
                 rec.queue.put_nowait(None)
-                if self.current is rec:
-                    self.current = None
-                self._on_fault(str(exc))
-                return False
-        return True
+                self._fail(rec, message, close=False)
+                self._tasks.spawn(self.refresh(), "refresh-devices")  # a device plugged in later is found
+
+    def _fail(self, rec: Recording, message: str, close: bool = True) -> None:
+        """The microphone failed `rec`: it ends now, and the fault is reported once."""
+        if rec.error is not None:
+            return
+        rec.error = message
+        rec.settled.set()
+        if self.current is rec:
+            self.current = None
+        self._on_fault(message)
+        if close:
+            self.end(rec, cancel=False)
+
+    async def refresh(self) -> None:
+        """Let the microphone re-read the device list between recordings (after the lock's holder)."""
+        refresh = getattr(self._mic, "refresh", None)
+        if refresh is not None:
+            async with self._lock:
+                await refresh()
 
     def end(self, rec: Recording, cancel: bool) -> asyncio.Task:
         """End `rec` now (a cancelled one yields no more events); the microphone closes in the returned task."""
@@ -130,6 +175,9 @@ class Recorder:
             self.current = None
         if cancel:
             rec.cancelled = True
+        rec.settled.set()
+        if rec.opening is not None and not rec.opening.done():
+            rec.opening.cancel("the recording ended while the microphone was opening")
         return self._tasks.spawn(self._close(rec), f"close-{rec.number}")
 
     async def _close(self, rec: Recording) -> None:
@@ -140,6 +188,8 @@ class Recorder:
             if rec.task is not None:
                 await asyncio.wait({rec.task}, timeout=FLUSH_TIMEOUT)
         self._bus.publish(RecordingStopped(recording=rec.number, cancelled=rec.cancelled, at=time.time()))
+        if rec.t0 is not None:  # it worked: read the device list afresh for the next start, off its path
+            self._tasks.spawn(self.refresh(), "refresh-devices")
 
     def _on_block(self, block: np.ndarray, now: float) -> None:
         rec = self.current
@@ -147,17 +197,15 @@ class Recorder:
             return
         if rec.t0 is None:
             rec.t0 = now - block.size / SAMPLE_RATE
+            rec.settled.set()
             self._bus.publish(RecordingStarted(recording=rec.number, at=rec.t0))
         rec.samples += block.size
         rec.queue.put_nowait(block)
 
     def _on_mic_fault(self, message: str) -> None:
         rec = self.current
-        if rec is None:
-            return
-        self.current = None
-        self._on_fault(message)
-        self.end(rec, cancel=False)
+        if rec is not None:
+            self._fail(rec, message)
 
     async def _segment(self, rec: Recording, seg: Segmenter) -> None:
         """Feed captured blocks through the VAD; hand on the phrase events in order."""

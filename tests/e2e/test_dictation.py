@@ -43,10 +43,12 @@ def test_unplugged_microphone_is_an_error_and_the_next_start_works(sttd_factory,
 
 
 def test_no_such_input_device_is_an_error_state_not_a_crash(sttd_factory, mic):
-    srv = sttd_factory("--input-device", "no-such-device-xyz", injector="none", env=audio_env(mic), wait="idle")
-    assert srv.client("start").returncode == 0
-    st = wait_until(lambda: (s := status(srv))["state"] == "error" and s, 5.0, what="state error")
-    assert "no-such-device-xyz" in st["error"]
+    srv = sttd_factory("--input-device", "no-such-device-xyz", injector="none", env=audio_env(mic), wait="error")
+    assert "no-such-device-xyz" in status(srv)["error"]  # from start-up
+    done = srv.client("start")
+    assert done.returncode == 3 and "no-such-device-xyz" in done.stderr
+    st = status(srv)
+    assert st["state"] == "error" and "no-such-device-xyz" in st["error"]
     assert srv.alive() and srv.client("status").returncode == 0
 
 

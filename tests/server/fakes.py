@@ -23,7 +23,7 @@ SILENCE = dict(no_speech_prob=0.9, avg_logprob=-1.5, compression_ratio=1.0)
 
 
 def clip(k: int, seconds: float = 1.0) -> np.ndarray:
-    """Audio that names phrase k by its level, so `Model` knows what it "hears"."""
+    """Audio that names phrase k by its (peak) level, so `Model` knows what it "hears"."""
     return np.full(int(seconds * SAMPLE_RATE), k / 100, dtype=np.float32)
 
 
@@ -33,15 +33,22 @@ class Model(Transcriber):
     def __init__(self, texts: dict[int, str], delays: dict[int, float] | None = None, broken=(), scores=SURE):
         self.texts, self.delays, self.broken, self.scores = texts, delays or {}, set(broken), scores
         self.heard: list[int] = []
+        self.prompts: dict[int, str | None] = {}
+        """The prompt (context) each clip was last decoded with."""
+        self.finished: list[int] = []
+        """Clips in the order their decodes ended."""
         self.model_name = "fake"
+        self.load_seconds = 0.0
 
     async def load(self):
-        pass
+        await asyncio.sleep(self.load_seconds)
 
-    async def transcribe(self, audio):
-        k = round(float(audio[0]) * 100) if audio.size else 0
+    async def transcribe(self, audio, prompt=None):
+        k = round(float(np.max(audio)) * 100) if audio.size else 0  # the level, whatever silence leads
         self.heard.append(k)
+        self.prompts[k] = prompt
         await asyncio.sleep(self.delays.get(k, 0.0))
+        self.finished.append(k)
         if k in self.broken:
             raise TranscribeError("server down")
         return Transcript([SegmentScore(self.texts[k], **self.scores)])
@@ -86,18 +93,35 @@ class FakeMic:
     def __init__(self, on_block, on_fault, fail: str | None = None):
         self.on_block, self.on_fault, self.fail = on_block, on_fault, fail
         self.is_open = False
-        self.opened = self.closed = 0
+        self.opened = self.closed = self.refreshed = 0
+        self.wedged: asyncio.Event | None = None
+        """An event here makes `open` hang until it is set (a wedged device)."""
+        self.preroll: np.ndarray | None = np.zeros(512, dtype=np.float32)
+        """The block an opened stream delivers at once (a real one does in ~18 ms); None: a silent device."""
+        self.warm_seconds = 0.0
 
     async def open(self):
+        if self.wedged is not None:
+            await self.wedged.wait()
         if self.fail:
             raise AudioError(self.fail)
         self.is_open, self.opened = True, self.opened + 1
+        if self.preroll is not None:
+            asyncio.get_running_loop().call_soon(self.on_block, self.preroll, 1000.0 + self.preroll.size / SAMPLE_RATE)
+
+    async def refresh(self):
+        self.refreshed += 1
 
     async def close(self):
         if self.is_open:
             self.is_open, self.closed = False, self.closed + 1
 
     async def warm_up(self):
+        if self.wedged is not None:
+            await self.wedged.wait()
+        await asyncio.sleep(self.warm_seconds)
+        if self.fail:
+            raise AudioError(self.fail)
         return 0.01
 
     def shutdown(self):

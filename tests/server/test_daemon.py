@@ -113,7 +113,8 @@ def test_a_microphone_that_cannot_open_is_an_error_until_the_next_start(tmp_path
 
     rig, after_fault, faults = run(main())
     assert after_fault == ("error", "cannot open input device 'usb'")
-    assert [(f["code"], f["message"]) for f in faults] == [("audio", "cannot open input device 'usb'")]
+    # Once when the audio path warmed up at start-up, once for the start.
+    assert [(f["code"], f["message"]) for f in faults] == [("audio", "cannot open input device 'usb'")] * 2
     assert rig.daemon.state == "idle" and rig.kb.typed == ["hello world"]
 
 
@@ -254,3 +255,125 @@ def test_status_names_the_backend_that_took_over_and_why(tmp_path):
     before, after = asyncio.run(go())
     assert before.injector_note is None
     assert after.injector == "wtype->mutter" and "virtual keyboard protocol" in after.injector_note
+
+
+class Alerts(list):
+    """Stands in for notify-send: the notifications the daemon sent."""
+
+    async def __call__(self, summary, body, urgency):
+        self.append((summary, body, urgency))
+
+
+def test_a_microphone_missing_at_start_up_is_an_error_at_once_and_start_replies_with_it_each_time(tmp_path):
+    async def main():
+        rig = Rig(tmp_path, mic_fails="cannot open input device (default): No such entity")
+        rig.daemon.notify._send = alerts = Alerts()  # notifications are off in these settings
+        await rig.up()
+        at_start_up = (rig.daemon.state, rig.daemon.error)
+        t0 = asyncio.get_running_loop().time()
+        first = await rig.daemon.handle(Toggle())
+        second = await rig.daemon.handle(Toggle())
+        elapsed = asyncio.get_running_loop().time() - t0
+        await asyncio.sleep(0.05)  # the notification task runs
+        rig.mics.mic.fail = None  # plugged in
+        third = await rig.daemon.handle(Toggle())
+        return rig, at_start_up, first, second, third, elapsed, alerts
+
+    rig, at_start_up, first, second, third, elapsed, alerts = run(main())
+    assert at_start_up == ("error", "cannot open input device (default): No such entity")
+    for reply in (first, second):
+        assert isinstance(reply, ErrorReply) and (reply.code, reply.message) == ("audio", "cannot open input device (default): No such entity")
+    assert elapsed < 1.0
+    # One notification for the problem although notifications are off, not one per press.
+    assert alerts == [("stt: microphone problem", "cannot open input device (default): No such entity", "critical")]
+    assert isinstance(third, Ok) and third.message == "recording 3" and rig.daemon.error is None
+
+
+def test_start_replies_once_audio_flows_and_a_silent_device_is_an_error_within_a_bound(tmp_path):
+    async def main():
+        rig = await Rig(tmp_path).up()
+        rig.daemon.notify._send = alerts = Alerts()
+        ok = await rig.daemon.handle(Start())
+        flowing = rig.daemon.recorder.current.t0 is not None  # the first block came before the reply
+        await rig.daemon.handle(Cancel())
+        await rig.settled()
+        rig.mics.mic.preroll = None  # opens, then delivers nothing
+        t0 = asyncio.get_running_loop().time()
+        silent = await rig.daemon.handle(Toggle())
+        elapsed = asyncio.get_running_loop().time() - t0
+        state = (rig.daemon.state, rig.daemon.error)
+        await asyncio.sleep(0.05)
+        return rig, ok, flowing, silent, elapsed, state, alerts
+
+    rig, ok, flowing, silent, elapsed, state, alerts = run(main())
+    assert isinstance(ok, Ok) and ok.message == "recording 1" and flowing
+    assert isinstance(silent, ErrorReply) and silent.code == "audio" and "no audio within 0.3 s" in silent.message
+    assert 0.25 < elapsed < 1.0
+    assert state == ("error", silent.message) and rig.mics.mic.closed == 2  # the silent stream was closed
+    assert [body for _, body, _ in alerts] == [silent.message]
+
+
+def test_shutdown_with_a_wedged_microphone_open_takes_under_two_seconds(tmp_path):
+    async def main():
+        rig = await Rig(tmp_path).up()
+        rig.mics.mic.wedged = asyncio.Event()  # open never returns
+        loop = asyncio.get_running_loop()
+        starting = asyncio.create_task(rig.daemon.handle(Start()))
+        await asyncio.sleep(0.1)
+        assert rig.daemon.state == "recording"
+        t0 = loop.time()
+        await rig.daemon.shutdown(grace=0.8)
+        took = loop.time() - t0
+        reply = await asyncio.wait_for(starting, 1.0)
+        return took, reply
+
+    took, reply = run(main())
+    assert took < 2.0
+    assert isinstance(reply, Ok) and "ended before the microphone" in reply.message
+
+
+def test_a_wedged_microphone_open_is_an_audio_error_within_a_bound_and_stop_is_prompt(tmp_path):
+    async def main():
+        rig = await Rig(tmp_path).up()
+        rig.mics.mic.wedged = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        reply = await rig.daemon.handle(Start())
+        took = loop.time() - t0
+        starting = asyncio.create_task(rig.daemon.handle(Start()))
+        await asyncio.sleep(0.1)
+        t1 = loop.time()
+        stopped = await rig.daemon.handle(Stop())
+        started = await asyncio.wait_for(starting, 1.0)
+        stop_took = loop.time() - t1
+        return took, reply, stopped, started, stop_took
+
+    took, reply, stopped, started, stop_took = run(main())
+    assert isinstance(reply, ErrorReply) and reply.code == "audio" and "did not open within" in reply.message
+    assert 2.0 <= took < 4.0
+    assert stopped.message == "stopped recording 2" and "ended before the microphone" in started.message and stop_took < 0.5
+
+
+def test_the_model_loads_while_the_audio_warms_up_and_recovery_runs_after_ready(tmp_path):
+    async def main():
+        ledger = Ledger(tmp_path, EventBus())
+        await ledger.open()
+        await ledger.spool.write(7, 3, clip(7))
+        await ledger.close()
+        rig = Rig(tmp_path, model=Model({7: "left behind", 1: "hello world"}, delays={7: 1.5}))
+        rig.model.load_seconds = rig.mics.mic.warm_seconds = 0.6
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await rig.up()
+        ready_after = loop.time() - t0
+        idle_while_recovering = rig.daemon.state == "idle" and not rig.daemon.recovering.done()
+        await rig.say(1)  # dictation works while recovery runs
+        await rig.daemon.recovering
+        history = (await rig.daemon.handle(GetHistory(limit=5))).entries
+        return rig, ready_after, idle_while_recovering, history
+
+    rig, ready_after, idle_while_recovering, history = run(main())
+    assert ready_after < 1.0  # 0.6 s + 0.6 s one after the other would be 1.2 s
+    assert idle_while_recovering
+    assert sorted((e.seq, e.status, e.text) for e in history) == [(7, "recovered", "left behind"), (8, "typed", "hello world")]
+    assert rig.kb.typed == ["hello world"]

@@ -49,8 +49,9 @@ def test_real_speech_through_the_real_vad_becomes_ordered_phrases_and_the_last_i
         rig = Rig(segmenter=lambda: Segmenter(StreamingVad(), pause=0.5))
         await rig.recorder.load()
         rec = rig.recorder.begin(1)
-        assert await rig.recorder.open(rec) and rig.mic.is_open
-        rig.mic.play(speech)
+        rig.mic.preroll = speech[:512]  # the first block arrives as the stream opens
+        assert await rig.recorder.open(rec) is None and rig.mic.is_open
+        rig.mic.play(speech[512:])
         await rig.recorder.end(rec, cancel=False)
         await rig.recorder.shutdown()
         return rig, rec
@@ -96,19 +97,19 @@ def test_a_microphone_that_fails_mid_recording_ends_it_reports_it_and_keeps_what
     rig = run(main())
     assert rig.faults == ["the input stream ended unexpectedly"]
     [(number, phrase)] = rig.events
-    assert number == 3 and phrase.audio.size == 2048
+    assert number == 3 and phrase.audio.size == 512 + 2048  # the first block, then the played ones
 
 
 def test_a_microphone_that_cannot_open_is_a_fault_and_no_recording():
     async def main():
         rig = Rig(fail="cannot open input device 'nope'")
         rec = rig.recorder.begin(4)
-        opened = await rig.recorder.open(rec)
+        problem = await rig.recorder.open(rec)
         await rig.recorder.shutdown()
-        return rig, opened
+        return rig, problem
 
-    rig, opened = run(main())
-    assert opened is False and rig.recorder.current is None
+    rig, problem = run(main())
+    assert problem == "cannot open input device 'nope'" and rig.recorder.current is None
     assert rig.faults == ["cannot open input device 'nope'"] and rig.events == []
 
 
@@ -117,7 +118,7 @@ def test_a_recording_ended_before_its_microphone_opened_never_opens_it_and_stray
         rig = Rig()
         rec = rig.recorder.begin(5)
         closing = rig.recorder.end(rec, cancel=False)
-        assert await rig.recorder.open(rec) is False
+        assert await rig.recorder.open(rec) is None
         await closing
         rig.mic.play(np.ones(1024, dtype=np.float32))  # no recording: ignored
         return rig, rec

@@ -1,0 +1,80 @@
+"""The real Microphone class over a stand-in sounddevice: every device call is bounded."""
+
+import asyncio
+import sys
+import threading
+import time
+import types
+
+import pytest
+
+from stt_dictation.server import audio
+from stt_dictation.server.audio import AudioError, Microphone
+
+
+class Stream:
+    """An input stream whose `start` blocks until `release` is set (a wedged device)."""
+
+    made: list["Stream"] = []
+
+    def __init__(self, release: threading.Event, **kw):
+        self.release, self.closed = release, False
+        Stream.made.append(self)
+
+    def start(self):
+        self.release.wait(10)
+
+    def stop(self, ignore_errors=True):
+        pass
+
+    def close(self, ignore_errors=True):
+        self.closed = True
+
+
+@pytest.fixture
+def wedged(monkeypatch):
+    release = threading.Event()
+    Stream.made = []
+    fake = types.SimpleNamespace(InputStream=lambda **kw: Stream(release, **kw), _terminate=lambda: None, _initialize=lambda: None)
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    monkeypatch.setattr(audio, "DEVICE_TIMEOUT", 0.3)
+    yield release
+    release.set()
+
+
+def test_an_open_that_hangs_is_an_audio_error_within_the_bound_and_the_late_stream_is_closed(wedged):
+    async def main():
+        faults = []
+        mic = Microphone(None, lambda block, now: None, faults.append)
+        t0 = time.monotonic()
+        with pytest.raises(AudioError, match="did not answer within 0.3 s"):
+            await mic.open()
+        took = time.monotonic() - t0
+        await mic.close()  # nothing open: returns at once
+        wedged.set()  # the device answers after all
+        for _ in range(100):
+            if Stream.made and Stream.made[0].closed:
+                break
+            await asyncio.sleep(0.01)
+        mic.shutdown()
+        return took
+
+    took = asyncio.run(asyncio.wait_for(main(), 10))
+    assert 0.25 < took < 1.0
+    assert Stream.made[0].closed  # not left open and capturing
+
+
+def test_a_cancelled_open_returns_at_once(wedged):
+    async def main():
+        mic = Microphone(None, lambda block, now: None, lambda msg: None)
+        opening = asyncio.create_task(mic.open())
+        await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        took = time.monotonic() - t0
+        mic.shutdown()
+        return took
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) < 0.1
