@@ -179,6 +179,8 @@ class Daemon:
                 return await transcribe_files(self.transcriber, paths)
             case Paste():
                 n = await self.typist.paste()
+                if self.typist.held:  # typing failed: the rest stays held for another try
+                    return ErrorReply(code=ErrorCode.INJECT_FAILED, message=f"typed {n} held phrase(s), {len(self.typist.held)} still held: {self._errors['inject']}")
                 return Ok(state=self.state, message=f"typed {n} held phrase(s)")
             case Shutdown():
                 self.stopping.set()

@@ -115,9 +115,11 @@ class Typist:
             return
         if not r.text:
             return  # empty or filtered: already in the history with its reason
-        text = r.text
-        if self._last_recording == r.recording:
-            text = " " + text  # consecutive phrases of one recording: one space between
+        text = r.text  # joined already (pipeline, joiner.py): its leading space, if any, included
+        before = next((h for h in self.held if h.recording == r.recording), None)
+        if before is not None:  # never type a phrase ahead of an earlier one of its recording
+            await self._hold(r, text.strip(), f"phrase {before.seq} of this recording is held before it", quiet=True)
+            return
         guard = self._focus_guard and r.window is not None
         await self._ledger.set(r.seq, "typing")
         # With the guard on, type in word-aligned chunks and look at the focus before
@@ -136,10 +138,10 @@ class Typist:
         self._last_recording = r.recording
         await self._ledger.set(r.seq, "typed", typed_at=time.time())
 
-    async def _hold(self, r: Ready, rest: str, why: str) -> None:
+    async def _hold(self, r: Ready, rest: str, why: str, quiet: bool = False) -> None:
         self.held.append(Ready(r.seq, r.recording, rest, r.window))
         await self._ledger.set(r.seq, "held", note=f"{why}; `stt paste` types the rest")
-        if self._notify is not None:
+        if self._notify is not None and not quiet:
             await self._notify("stt: text held", "Focus moved while you spoke; run `stt paste` to type it.")
 
     async def _inject(self, r: Ready, text: str) -> bool:
@@ -155,14 +157,27 @@ class Typist:
         return True
 
     async def paste(self) -> int:
-        """Type every held phrase into the window focused now; return how many."""
+        """Type the held phrases, in order, into the window focused now; return how many.
+
+        Each leaves the held list only once typed: a failure keeps it and those after it
+        held (its note says why), for a later `stt paste`.
+        """
         async with self._lock:
-            held, self.held = self.held, []
             done = 0
-            for i, r in enumerate(held):
-                if await self._inject(r, (" " if i else "") + (r.text or "")):
-                    await self._ledger.set(r.seq, "typed", typed_at=time.time(), note="typed by `stt paste`")
-                    done += 1
+            while self.held:
+                r = self.held[0]
+                try:
+                    await self.injector.type((" " if done else "") + (r.text or ""))
+                except InjectError as exc:
+                    msg = f"`stt paste` failed: {exc}"
+                    log.warning("phrase %d: %s", r.seq, msg)
+                    await self._ledger.note(r.seq, f"{msg}; still held for the next `stt paste`")
+                    self._on_error(msg)
+                    break
+                self._on_error(None)
+                self.held.pop(0)
+                await self._ledger.set(r.seq, "typed", typed_at=time.time(), note="typed by `stt paste`")
+                done += 1
             return done
 
 

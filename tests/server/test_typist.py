@@ -41,7 +41,7 @@ def test_out_of_order_results_are_typed_in_spoken_order(tmp_path):
             typist.deliver(Ready(seq, 1, f"p{seq}"))
             await asyncio.sleep(0.005)
         await settle(typist, task, hist)
-        assert kb.typed == ["p1", " p2", " p3", " p4", " p5"]
+        assert kb.typed == ["p1", "p2", "p3", "p4", "p5"]  # as delivered: the pipeline joins (joiner.py)
         assert kb.max_active == 1
 
     run(main())
@@ -61,8 +61,8 @@ def test_a_later_recording_waits_for_the_earlier_one(tmp_path):
         typist.deliver(Ready(2, 1, "first-b"))
         typist.deliver(Ready(1, 1, "first-a"))
         await settle(typist, task, hist)
-        # Phrases of one recording are joined by a space; a new recording starts clean.
-        assert kb.typed == ["first-a", " first-b", "second-a", " second-b"]
+        # Typed as delivered, in order: the spaces between phrases are the pipeline's (joiner.py).
+        assert kb.typed == ["first-a", "first-b", "second-a", "second-b"]
 
     run(main())
 
@@ -171,3 +171,75 @@ def test_focus_moved_mid_phrase_holds_the_rest_and_paste_types_it(tmp_path):
     assert kb.typed[0] + " " + kb.typed[1] == words  # the rest, typed by paste where focus is now
     assert (entry.status, entry.note) == ("typed", "typed by `stt paste`")
     assert statuses == ["held", "typed"]  # one event per change, through the ledger (typing is a quiet mark)
+
+
+class Desk(Keyboard):
+    """A keyboard whose focus moves to window B once `switch_after` typing calls went through."""
+
+    def __init__(self, switch_after: int, **kw):
+        super().__init__(**kw)
+        self.window, self.switch_after = "A", switch_after
+
+    async def type(self, text):
+        await super().type(text)
+        if len(self.typed) >= self.switch_after:
+            self.window = "B"
+
+
+async def guarded(tmp_path, kb, n):
+    ledger = Ledger(tmp_path, EventBus())
+    await ledger.open()
+    typist = Typist(kb, ledger, focus_guard=True)
+    task = asyncio.create_task(typist.run())
+    for seq in range(1, n + 1):
+        await ledger.record(seq, 1, np.zeros(160, dtype=np.float32), speech_end=1.0)
+        typist.expect(seq)
+    return ledger, typist, task
+
+
+def test_once_a_phrase_is_held_the_later_ones_of_its_recording_are_held_behind_it(tmp_path):
+    async def main():
+        kb = Desk(switch_after=1)
+        ledger, typist, task = await guarded(tmp_path, kb, 3)
+        typist.deliver(Ready(1, 1, "one", window="A"))
+        await asyncio.sleep(0.05)  # typed into A; then the user clicked into B
+        typist.deliver(Ready(2, 1, " two", window="A"))
+        await asyncio.sleep(0.05)
+        kb.window = "A"  # and back: phrase 3 must still not jump ahead of phrase 2
+        typist.deliver(Ready(3, 1, " three", window="A"))
+        assert await typist.idle(5.0)
+        before_paste = list(kb.typed)
+        statuses = [(await ledger.history.get(s)).status for s in (1, 2, 3)]
+        assert await typist.paste() == 2
+        after = [(await ledger.history.get(s)).status for s in (1, 2, 3)]
+        task.cancel()
+        await ledger.close()
+        return kb, before_paste, statuses, after, typist
+
+    kb, before_paste, statuses, after, typist = run(main())
+    assert before_paste == ["one"]  # "three" was not typed into A ahead of "two"
+    assert statuses == ["typed", "held", "held"]
+    assert kb.typed == ["one", "two", " three"] and after == ["typed"] * 3 and typist.held == []
+
+
+def test_a_paste_that_fails_keeps_that_phrase_and_the_rest_held_in_order(tmp_path):
+    async def main():
+        kb = Desk(switch_after=0, fail_on={"two"})
+        kb.window = "B"  # focus moved before the first phrase: all three are held
+        ledger, typist, task = await guarded(tmp_path, kb, 3)
+        for seq, text in ((1, "one"), (2, " two"), (3, " three")):
+            typist.deliver(Ready(seq, 1, text, window="A"))
+        assert await typist.idle(5.0)
+        first = await typist.paste()  # "one" types, "two" fails
+        held = [r.seq for r in typist.held]
+        note = (await ledger.history.get(2)).note
+        kb.fail_on = set()
+        second = await typist.paste()
+        statuses = [(await ledger.history.get(s)).status for s in (1, 2, 3)]
+        task.cancel()
+        await ledger.close()
+        return kb, first, held, note, second, statuses
+
+    kb, first, held, note, second, statuses = run(main())
+    assert first == 1 and held == [2, 3] and "paste` failed: display went away" in note
+    assert second == 2 and kb.typed == ["one", "two", " three"] and statuses == ["typed"] * 3
