@@ -81,11 +81,12 @@ def _read_env(environ: dict[str, str]) -> dict[str, Any]:
         raw = environ.get(env_name(key))
         if raw is None:
             continue
-        if key == "replacements":
+        if key in ("replacements", "vocabulary"):
             try:
                 out[key] = json.loads(raw)
             except json.JSONDecodeError:
-                raise ConfigError([f"{env_name(key)}={raw!r}: expected a JSON object of spoken form to written form"]) from None
+                what = "object of spoken form to written form" if key == "replacements" else "list of words"
+                raise ConfigError([f"{env_name(key)}={raw!r}: expected a JSON {what}"]) from None
         else:
             out[key] = raw
     return out

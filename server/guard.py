@@ -4,6 +4,8 @@ No single signal may discard words. A segment is filtered only when at least two
 independent signals agree (the model thinks it heard no speech, it is unsure of
 its words, the text is a known silence phrase, the VAD heard almost no speech).
 Whatever is filtered is returned with the reason so it lands in the history.
+Conditioning on the text said before (the context) has its own failure, the model
+reading the context back: `repeats` sees it, and it is one more signal.
 """
 
 from __future__ import annotations
@@ -48,9 +50,27 @@ def _normal(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", text.lower()).split())
 
 
-def signals(seg: SegmentScore, speech_seconds: float) -> list[str]:
+REPEAT_WORDS = 4
+"""A run of this many words that the context already holds is read back, not heard."""
+
+
+def repeats(text: str, context: str | None) -> bool:
+    """Whether `text` reads the context back: a run of REPEAT_WORDS words the context holds, or a short text (2-3 words) equal to the context's last words."""
+    words, before = _normal(text).split(), _normal(context or "").split()
+    if len(words) < 2 or not before:
+        return False  # one word said again ("No. No.") is speech
+    if len(words) < REPEAT_WORDS:
+        return words == before[-len(words) :]
+    n = REPEAT_WORDS
+    seen = {tuple(before[i : i + n]) for i in range(len(before) - n + 1)}
+    return any(tuple(words[i : i + n]) in seen for i in range(len(words) - n + 1))
+
+
+def signals(seg: SegmentScore, speech_seconds: float, context: str | None = None) -> list[str]:
     """The reasons, possibly none, to doubt a segment."""
     out = []
+    if repeats(seg.text, context):
+        out.append("repeats the context")
     if seg.no_speech_prob > NO_SPEECH_PROB:
         out.append(f"no_speech_prob {seg.no_speech_prob:.2f}")
     if seg.avg_logprob < LOW_LOGPROB:
@@ -64,11 +84,11 @@ def signals(seg: SegmentScore, speech_seconds: float) -> list[str]:
     return out
 
 
-def judge(segments: list[SegmentScore], speech_seconds: float) -> tuple[str, str, str | None]:
-    """Split segments into (kept text, filtered text, reason or None)."""
+def judge(segments: list[SegmentScore], speech_seconds: float, context: str | None = None) -> tuple[str, str, str | None]:
+    """Split segments into (kept text, filtered text, reason or None); `context` is the prompt the model had."""
     kept, dropped, reasons = [], [], []
     for seg in segments:
-        doubts = signals(seg, speech_seconds)
+        doubts = signals(seg, speech_seconds, context)
         if len(doubts) >= 2 or not seg.text.strip():
             if seg.text.strip():
                 dropped.append(seg.text.strip())

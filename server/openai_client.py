@@ -17,7 +17,7 @@ import numpy as np
 from .remote_base import PROBE_TIMEOUT, RemoteTranscriber
 from .remote_uri import RemoteTarget
 from .settings import Settings
-from .transcript import ModelLoadError, TranscribeError
+from .transcript import ModelLoadError, TranscribeError, full_prompt
 from .wav import wav_bytes
 
 log = logging.getLogger(__name__)
@@ -149,15 +149,16 @@ class OpenAITranscriber(RemoteTranscriber):
         text = " ".join(self._redact(text).split())
         return text[:300] + ("..." if len(text) > 300 else "")
 
-    async def _send(self, audio: np.ndarray, allowed: float) -> str:
+    async def _send(self, audio: np.ndarray, allowed: float, prompt: str | None = None) -> str:
         import httpx
 
         self._read_key()
         data = {"model": self.model, "response_format": "json"}
         if self.language:
             data["language"] = self.language
-        if self.initial_prompt:
-            data["prompt"] = self.initial_prompt
+        text_prompt = full_prompt(self.initial_prompt, prompt, self.vocabulary)  # the API's one field for all three
+        if text_prompt:
+            data["prompt"] = text_prompt
         files = {"file": ("phrase.wav", wav_bytes(audio), "audio/wav")}
         try:
             r = await self._client().post(

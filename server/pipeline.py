@@ -5,7 +5,9 @@ For each phrase: number it, journal and spool it (the ledger), transcribe it
 the guard, then clean-up), store that, and hand it to the typist, which types in
 spoken order. A pause that may end a phrase starts a speculative decode of the
 same samples, so usually only the pause stands between speech and text.
-Crash recovery (`recover`) uses the same `to_text`, and never types.
+Each phrase is decoded with the text said before it in the same recording as the
+prompt (context), and joined to it (joiner.py): phrase n waits, bounded, for phrase
+n-1's text. Crash recovery (`recover`) uses the same `to_text`, and never types.
 """
 
 from __future__ import annotations
@@ -17,18 +19,36 @@ import wave
 from dataclasses import dataclass
 from functools import partial
 
-from .guard import judge
+from .guard import judge, repeats
 from .injector import clean
+from .joiner import join, tail
 from .ledger import Ledger
 from .recorder import Recording
 from .resilient import ResilientTranscriber
 from .segmenter import Phrase, Retract, SegEvent, Speculate
+from .settings import Settings
 from .tasks import Tasks
-from .transcript import SegmentScore, TranscribeError
+from .transcript import SegmentScore, TranscribeError, Transcript
 from .typist import Ready, Typist
 from .wav import SAMPLE_RATE, read_wav
 
 log = logging.getLogger(__name__)
+
+CONTEXT_WAIT = 3.0
+"""Seconds a phrase waits for the one before it to be its context; then it is decoded alone."""
+JOIN_WAIT = 60.0
+"""Seconds a phrase waits for the one before it to be joined to it; then it only gets a space."""
+KEPT = 1000
+"""Characters of a recording's text kept for context and joining."""
+
+
+@dataclass(frozen=True)
+class Said:
+    """A recording's text so far, as typed, once a phrase of it is resolved."""
+
+    recording: int
+    window: str | None
+    text: str
 
 
 @dataclass(frozen=True)
@@ -56,11 +76,16 @@ def to_text(segments: list[SegmentScore], speech_seconds: float, replacements: d
 class Pipeline:
     """Numbers phrases and carries each from audio to the typist; many phrases run at once."""
 
-    def __init__(self, transcriber: ResilientTranscriber, ledger: Ledger, typist: Typist, replacements: dict[str, str]) -> None:
+    def __init__(self, transcriber: ResilientTranscriber, ledger: Ledger, typist: Typist, settings: Settings) -> None:
         self._transcriber = transcriber
         self._ledger = ledger
         self._typist = typist
-        self._replacements = replacements
+        self._replacements = settings.replacements
+        self._context_chars = settings.context_chars
+        self._leading = settings.leading_space
+        self._said: dict[int, asyncio.Future[Said]] = {}  # by phrase number, the last few
+        self._spec_prompts: dict[asyncio.Future, str | None] = {}  # the context each speculative decode had
+        self._last_recording: int | None = None
         self._tasks = Tasks()
         self.next_seq = 1
         """The number the next phrase gets (set from the journal at start-up)."""
@@ -70,46 +95,108 @@ class Pipeline:
         if isinstance(ev, Speculate):
             # Only speculate on an idle model: a wasted guess must not delay a real phrase.
             if self._transcriber.inflight == 0:
-                fut = asyncio.ensure_future(self._transcriber.transcribe(ev.audio))
+                prev = self._said.get(self.next_seq - 1)
+                prompt = self._context(rec, prev.result() if prev is not None and prev.done() else None)
+                fut = asyncio.ensure_future(self._transcriber.transcribe(ev.audio, prompt))
                 fut.add_done_callback(lambda f: f.cancelled() or f.exception())
                 rec.specs[ev.pid] = fut
+                self._spec_prompts[fut] = prompt
         elif isinstance(ev, Retract):
             stale = rec.specs.pop(ev.pid, None)
             if stale is not None:
+                self._spec_prompts.pop(stale, None)
                 stale.cancel()  # a remote request stops; a local decode finishes unseen
         elif isinstance(ev, Phrase):
             spec = rec.specs.pop(ev.pid, None) if ev.speculated else None
             seq = self.next_seq
             self.next_seq += 1
+            first = self._last_recording != rec.number
+            self._last_recording = rec.number
+            prev = self._said.get(seq - 1)
+            mine = self._said[seq] = asyncio.get_running_loop().create_future()
+            self._said.pop(seq - 8, None)  # later phrases already hold what they wait for
+            spec_prompt = self._spec_prompts.pop(spec, None) if spec is not None else None
+            while len(self._spec_prompts) > 16:  # guesses no phrase took (bounded)
+                self._spec_prompts.pop(next(iter(self._spec_prompts)))
             self._typist.expect(seq)
-            self._tasks.spawn(self._phrase(rec, seq, ev, spec), f"phrase-{seq}")
+            self._tasks.spawn(self._phrase(rec, seq, ev, (spec, spec_prompt), (prev, mine), first), f"phrase-{seq}")
 
-    async def _phrase(self, rec: Recording, seq: int, ph: Phrase, spec: asyncio.Future | None) -> None:
-        """Journal, spool, transcribe, judge and hand one phrase to the typist."""
+    def _context(self, rec: Recording, before: Said | None) -> str | None:
+        """The prompt for a phrase of `rec`: the end of its text so far, or None."""
+        if before is None or before.recording != rec.number or not self._context_chars:
+            return None
+        return tail(before.text, self._context_chars) or None
+
+    def _joined(self, rec: Recording, before: Said | None, first: bool, text: str) -> str:
+        """`text` in its place after what was typed before it (joiner.py), with the leading-space rule for a first phrase."""
+        if before is not None and before.recording == rec.number:
+            return join(before.text, text)
+        if first and before is not None and self._leading == "auto" and rec.window is not None and before.window == rec.window:
+            return join(before.text, text, space=bool(before.text))  # dictation goes on where the last recording typed
+        return join(None, text, space=self._leading == "always" or not first)
+
+    async def _decode(self, rec: Recording, seq: int, ph: Phrase, spec: tuple, prompt: str | None) -> tuple[Transcript | None, str | None]:
+        """Transcribe with the context; a result that reads the context back is decoded again without it (and a note says so)."""
+        first, spec_prompt = spec
+        if first is not None and spec_prompt != prompt:
+            first.cancel()  # guessed with other context: a local decode finishes unseen
+            first = None
+        again = partial(
+            self._transcriber.transcribe_phrase, seq, ph.audio, cancelled=lambda: rec.cancelled, note=partial(self._ledger.note, seq)
+        )
+        result = await again(first=first, prompt=prompt)
+        if result is not None and prompt and repeats(result.text, prompt):
+            log.info("phrase %d read its context back (%r); decoding it again alone", seq, result.text[:80])
+            return await again(prompt=None), f"guard: {result.text[:80]!r} repeats the context; decoded again without it"
+        return result, None
+
+    async def _phrase(self, rec: Recording, seq: int, ph: Phrase, spec: tuple, said: tuple, first: bool) -> None:
+        """Journal, spool, transcribe with context, judge, join and hand one phrase to the typist.
+
+        `said` is (the previous phrase's Said future or None, this phrase's, resolved here whatever happens).
+        """
+        prev, mine = said
         speech_end = (rec.t0 or rec.started) + ph.speech_end / SAMPLE_RATE
         delivered = False
+        before: Said | None = None
+        typed = ""
         try:
             await self._ledger.record(seq, rec.number, ph.audio, speech_end)
-            result = await self._transcriber.transcribe_phrase(
-                seq, ph.audio, first=spec, cancelled=lambda: rec.cancelled, note=partial(self._ledger.note, seq)
-            )
+            before = await _wait(prev, CONTEXT_WAIT) if self._context_chars else None
+            result, readback = await self._decode(rec, seq, ph, spec, self._context(rec, before))
             if result is None:  # cancelled while it waited for a retry
                 await self._ledger.unspool(seq, rec.number)
                 return
             out = to_text(result.segments, ph.speech_seconds, self._replacements)
-            note = f"filtered: {out.reason}" if out.reason else None
-            await self._ledger.set(seq, out.status, text=out.stored, note=note, transcribed_at=time.time())
+            if out.typed:
+                before = before or await _wait(prev, JOIN_WAIT)
+                typed = self._joined(rec, before, first, out.typed)
+            note = "; ".join(n for n in (readback, f"filtered: {out.reason}" if out.reason else None) if n) or None
+            await self._ledger.set(seq, out.status, text=typed.strip() or out.stored, note=note, transcribed_at=time.time())
             # The transcript is durable now: hand it to the typist, then drop the audio.
-            self._typist.deliver(Ready(seq, rec.number, out.typed or None, rec.window))
+            self._typist.deliver(Ready(seq, rec.number, typed or None, rec.window))
             delivered = True
             await self._ledger.unspool(seq, rec.number)
         finally:
             if not delivered:
                 self._typist.deliver(Ready(seq, rec.number, None))
+            if not mine.done():
+                so_far = before.text if before is not None and before.recording == rec.number else ""
+                mine.set_result(Said(rec.number, rec.window, (so_far + typed)[-KEPT:]))
 
     async def shutdown(self) -> None:
         """Cancel phrases still in flight (their audio stays in the spool)."""
         await self._tasks.cancel("server shutting down")
+
+
+async def _wait(fut: asyncio.Future | None, timeout: float) -> Said | None:
+    """The previous phrase's Said within `timeout` seconds, else None."""
+    if fut is None:
+        return None
+    try:
+        return await asyncio.wait_for(asyncio.shield(fut), timeout)
+    except TimeoutError:
+        return None
 
 
 async def recover(ledger: Ledger, transcriber: ResilientTranscriber, replacements: dict[str, str]) -> int:

@@ -46,16 +46,17 @@ class RemoteTranscriber(Transcriber):
         self.backend = target.display
         self.language = settings.language
         self.initial_prompt = settings.initial_prompt
+        self.vocabulary = list(settings.vocabulary)
         self.timeout = float(settings.remote_timeout)
         # Up to `max_in_flight` phrases at once: a network round trip must not serialise
         # speech. Each phrase's deadline starts when it is sent, not while it waits here.
         self._in_flight = asyncio.Semaphore(max(1, settings.max_in_flight))
 
-    async def transcribe(self, audio: np.ndarray) -> Transcript:
-        """Transcribe one phrase within the per-phrase timeout."""
+    async def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
+        """Transcribe one phrase within the per-phrase timeout; `prompt` (context) goes where the protocol has room."""
         async with self._in_flight:
             t0 = time.monotonic()
-            text = await self._deadline(self._send(audio, self.timeout), self.timeout)
+            text = await self._deadline(self._send(audio, self.timeout, prompt), self.timeout)
             return Transcript(_segments(text), time.monotonic() - t0)
 
     async def transcribe_file(self, path: str) -> tuple[str, float, float]:
@@ -79,5 +80,5 @@ class RemoteTranscriber(Transcriber):
             raise TranscribeError(f"remote {self.backend}: no answer within {seconds:g} s") from None
 
     @abstractmethod
-    async def _send(self, audio: np.ndarray, allowed: float) -> str:
-        """The text for `audio`; `allowed` is the whole call's deadline in seconds."""
+    async def _send(self, audio: np.ndarray, allowed: float, prompt: str | None = None) -> str:
+        """The text for `audio`; `allowed` is the whole call's deadline in seconds; `prompt` is the context, if any."""

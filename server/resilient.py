@@ -71,11 +71,11 @@ class ResilientTranscriber(Transcriber):
         """Load the real transcriber (the fallback loads on first need)."""
         await self.inner.load()
 
-    async def transcribe(self, audio: np.ndarray) -> Transcript:
+    async def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
         """One try on the real transcriber; TranscribeError when it fails."""
         self.inflight += 1
         try:
-            return await self.inner.transcribe(audio)
+            return await self.inner.transcribe(audio, prompt)
         finally:
             self.inflight -= 1
 
@@ -91,17 +91,19 @@ class ResilientTranscriber(Transcriber):
         first: Awaitable[Transcript] | None = None,
         cancelled: Callable[[], bool] = lambda: False,
         note: Callable[[str], Awaitable[None]] | None = None,
+        prompt: str | None = None,
     ) -> Transcript | None:
         """Transcribe phrase `seq` until it works; None once `cancelled()` says its recording was cancelled.
 
         `first` is a decode already under way (a speculative one): it is used if it
         completes; if it was cancelled on its own, the audio is decoded afresh.
-        `note` is awaited with the message of every failed try (for the journal).
+        `note` is awaited with the message of every failed try (for the journal);
+        `prompt` (the context) goes with every try, the fallback's included.
         """
         attempt = 0
         while True:
             try:
-                result = await (first if first is not None else self.transcribe(audio))
+                result = await (first if first is not None else self.transcribe(audio, prompt))
                 if attempt:
                     self.on_fault(None)
                 return result
@@ -118,7 +120,7 @@ class ResilientTranscriber(Transcriber):
                     return None
                 if self._may_fall_back and attempt >= self._fallback_after:
                     log.warning("phrase %d: %s; falling back to the embedded model", seq, exc)
-                    return await (await self._fallback_model()).transcribe(audio)
+                    return await (await self._fallback_model()).transcribe(audio, prompt)
                 wait = backoff(attempt)
                 msg = f"transcription of phrase {seq} failed (try {attempt}): {exc}; retrying in {wait:g} s"
                 log.warning("%s", msg)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .settings import Settings
-from .transcript import ModelLoadError, SegmentScore, Transcriber, TranscribeError, Transcript
+from .transcript import ModelLoadError, SegmentScore, Transcriber, TranscribeError, Transcript, full_prompt
 from .wav import SAMPLE_RATE, decode_file
 
 log = logging.getLogger(__name__)
@@ -81,12 +81,13 @@ class LocalWhisper(Transcriber):
         await asyncio.get_running_loop().run_in_executor(self._pool, self.load_blocking)
         log.info("model %s loaded on %s/%s in %.2f s", self._model_ref, self.device, self.compute_type, time.monotonic() - t0)
 
-    def _options(self) -> dict:
+    def _options(self, prompt: str | None = None) -> dict:
         s = self._settings
         return dict(
             language=s.language,
             beam_size=s.beam_size,
-            initial_prompt=s.initial_prompt,
+            initial_prompt=full_prompt(s.initial_prompt, prompt),
+            hotwords=", ".join(s.vocabulary) or None,
             condition_on_previous_text=False,
             without_timestamps=True,
             # The guard decides about silence with more than one signal; the built-in
@@ -94,22 +95,22 @@ class LocalWhisper(Transcriber):
             no_speech_threshold=None,
         )
 
-    def decode(self, audio: np.ndarray) -> Transcript:
-        """Transcribe one phrase in the calling thread; the model must be loaded (`load_blocking`)."""
+    def decode(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
+        """Transcribe one phrase in the calling thread (after `prompt`, the context); the model must be loaded."""
         if self._model is None:
             raise RuntimeError("LocalWhisper.decode before the model is loaded")
         t0 = time.monotonic()
-        segments, _info = self._model.transcribe(audio, vad_filter=False, **self._options())
+        segments, _info = self._model.transcribe(audio, vad_filter=False, **self._options(prompt))
         scored = [
             SegmentScore(s.text, float(s.no_speech_prob), float(s.avg_logprob), float(s.compression_ratio))
             for s in segments  # the generator decodes lazily: consume it inside this call
         ]
         return Transcript(scored, time.monotonic() - t0)
 
-    async def transcribe(self, audio: np.ndarray) -> Transcript:
+    async def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
         """Transcribe one phrase in the worker thread."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self.decode, audio)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self.decode, audio, prompt)
         except Exception as exc:
             raise TranscribeError(str(exc)) from exc
 

@@ -56,8 +56,8 @@ class Transcriber(ABC):
         """Get ready; raise ModelLoadError when that is impossible."""
 
     @abstractmethod
-    async def transcribe(self, audio: np.ndarray) -> Transcript:
-        """Transcribe one phrase."""
+    async def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
+        """Transcribe one phrase; `prompt` is the text said before it (context), if any."""
 
     @abstractmethod
     async def transcribe_file(self, path: str) -> tuple[str, float, float]:
@@ -65,3 +65,10 @@ class Transcriber(ABC):
 
     async def close(self) -> None:
         """Release resources."""
+
+
+def full_prompt(configured: str | None, context: str | None, vocabulary: list[str] | None = None) -> str | None:
+    """The prompt a model gets: the configured one (and the vocabulary where no hotwords exist), then the context."""
+    words = ", ".join(w.strip() for w in vocabulary or [] if w.strip())
+    parts = [p.strip() for p in (configured, words and words + ".", context) if p and p.strip()]
+    return " ".join(parts) or None

@@ -52,8 +52,8 @@ class WyomingTranscriber(RemoteTranscriber):
     async def load(self) -> None:
         """Probe the server with Describe; a server that is down is logged, not fatal."""
         self._new_client()  # the package is missing: that can never work
-        if self.initial_prompt:
-            log.warning("the Wyoming protocol has no prompt: set --initial-prompt on the Wyoming server instead")
+        if self.initial_prompt or self.vocabulary:
+            log.warning("the Wyoming protocol has no prompt: initial_prompt, vocabulary and the context are not sent; set them on the Wyoming server")
         try:
             async with asyncio.timeout(min(self.timeout, PROBE_TIMEOUT)):
                 names = await self._describe()
@@ -82,7 +82,8 @@ class WyomingTranscriber(RemoteTranscriber):
         finally:
             _drop(client)
 
-    async def _send(self, audio: np.ndarray, allowed: float) -> str:
+    async def _send(self, audio: np.ndarray, allowed: float, prompt: str | None = None) -> str:
+        # Wyoming's Transcribe event has no prompt field: the context and the vocabulary cannot be sent.
         from wyoming.asr import Transcribe, Transcript as WyTranscript
         from wyoming.audio import AudioChunk, AudioStart, AudioStop
         from wyoming.error import Error

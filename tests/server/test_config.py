@@ -28,6 +28,8 @@ VALUES = {
     "remote": ("tcp://a:1", "unix:///b.sock", "http://127.0.0.1:8000/v1"),
     "remote_timeout": (3.0, "4", 5.0),
     "log_level": ("debug", "warning", "error"),
+    "context_chars": (100, "0", 300),
+    "leading_space": ("always", "never", "auto"),
 }
 
 
@@ -59,6 +61,14 @@ def test_each_option_from_each_source_in_precedence_order(tmp_path, key):
     got = [getattr(x.settings, key) for x in (only_file, file_and_env, all_three)]
     assert got[0] != got[1] != got[2], got
     assert load({}, environ={"XDG_CONFIG_HOME": str(tmp_path / "none")}).sources[key] == "default"
+
+
+def test_vocabulary_from_file_and_environment(tmp_path):
+    cfg = write(tmp_path, 'vocabulary = ["Kubernetes", "PostgreSQL"]\n')
+    assert load({}, config_path=cfg, environ={}).settings.vocabulary == ["Kubernetes", "PostgreSQL"]
+    assert load({}, config_path=cfg, environ={"STT_VOCABULARY": '["Grafana"]'}).settings.vocabulary == ["Grafana"]
+    with pytest.raises(ConfigError, match="STT_VOCABULARY.*JSON list"):
+        load({}, config_path=cfg, environ={"STT_VOCABULARY": "Grafana, Loki"})
 
 
 def test_replacements_from_file_and_environment(tmp_path):

@@ -44,3 +44,16 @@ def test_signals_are_named():
         "compression_ratio 3.00",
         "only 0.10 s of speech",
     ]
+
+
+def test_a_phrase_reading_its_context_back_is_seen():
+    from stt_dictation.server.guard import repeats
+
+    context = "And so my fellow Americans, ask not what your country can do for you"
+    assert repeats("Ask not what your country can do for you, ask not what", context)
+    assert repeats("do for you.", context)  # a short text equal to the context's end
+    assert not repeats("ask what you can do for your country.", context)
+    assert not repeats("you", context)  # one word said again is speech
+    assert not repeats("ask not what your country", None)
+    seg = SegmentScore("ask not what your country can do", 0.1, -0.2, 1.2)
+    assert "repeats the context" in signals(seg, 2.0, context) and "repeats the context" not in signals(seg, 2.0)

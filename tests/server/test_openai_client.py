@@ -112,6 +112,24 @@ def test_openai_right_key_gets_the_served_text_and_sends_the_fields(monkeypatch,
     assert RIGHT not in caplog.text
 
 
+def test_openai_prompt_carries_the_configured_prompt_the_vocabulary_and_the_context(monkeypatch):
+    with FakeOpenAI(key=RIGHT, text="ask not") as fake:
+        monkeypatch.setenv(API_KEY_ENV, RIGHT)
+        t = remote(fake.uri, initial_prompt="A speech.", vocabulary=["Kubernetes", "PostgreSQL"], remote_timeout=5)
+
+        async def go():
+            try:
+                await t.transcribe(np.full(SAMPLE_RATE, 0.1, dtype=np.float32), "And so my fellow Americans,")
+                await t.transcribe(np.full(SAMPLE_RATE, 0.1, dtype=np.float32))
+            finally:
+                await t.close()
+
+        run(go(), 15)
+    with_context, alone = (up.fields["prompt"] for up in fake.uploads)
+    assert with_context == "A speech. Kubernetes, PostgreSQL. And so my fellow Americans,"
+    assert alone == "A speech. Kubernetes, PostgreSQL."
+
+
 def test_openai_key_file_is_read_once_and_stripped(tmp_path, monkeypatch):
     monkeypatch.setenv(API_KEY_ENV, WRONG)  # the key file wins
     key_file = tmp_path / "key"

@@ -12,7 +12,7 @@ from stt_dictation.server.recorder import Recording
 from stt_dictation.server.resilient import ResilientTranscriber
 from stt_dictation.server.segmenter import Phrase, Retract, Speculate
 from stt_dictation.server.settings import Settings
-from stt_dictation.server.transcript import SegmentScore, Transcriber
+from stt_dictation.server.transcript import SegmentScore, Transcriber, Transcript
 from stt_dictation.server.typist import Typist
 from stt_dictation.server.wav import SAMPLE_RATE
 from tests.server.fakes import SILENCE, SURE, Keyboard, Model, clip
@@ -20,12 +20,12 @@ from tests.server.fakes import SILENCE, SURE, Keyboard, Model, clip
 class Rig:
     """Ledger on tmp_path, a typist on a fake keyboard, and the pipeline under test."""
 
-    def __init__(self, tmp_path, model: Transcriber, replacements=None):
+    def __init__(self, tmp_path, model: Transcriber, replacements=None, **settings):
         self.model, self.kb = model, Keyboard()
         self.ledger = Ledger(tmp_path, EventBus())
         self.typist = Typist(self.kb, self.ledger, focus_guard=False)
         self.transcriber = ResilientTranscriber(model, Settings(), sleep=lambda s: asyncio.sleep(0.01))
-        self.pipeline = Pipeline(self.transcriber, self.ledger, self.typist, replacements or {})
+        self.pipeline = Pipeline(self.transcriber, self.ledger, self.typist, Settings(replacements=replacements or {}, **settings))
 
     async def __aenter__(self):
         await self.ledger.open()
@@ -68,14 +68,14 @@ def test_to_text_keeps_judges_and_cleans():
 def test_phrases_finishing_out_of_order_are_typed_in_spoken_order(tmp_path):
     async def main():
         model = Model({1: "one", 2: "two", 3: "three"}, delays={1: 0.3, 3: 0.1})
-        async with Rig(tmp_path, model) as rig:
+        async with Rig(tmp_path, model, context_chars=0) as rig:  # no context: nothing waits for the phrase before
             rec = Recording(number=1, started=time.time())
             for pid in (1, 2, 3):
                 rig.pipeline.on_event(rec, phrase(pid))
             entries = await rig.entries()
         assert rig.kb.typed == ["one", " two", " three"]
         assert [entries[s].status for s in (1, 2, 3)] == ["typed"] * 3
-        assert entries[2].transcribed_at < entries[3].transcribed_at < entries[1].transcribed_at
+        assert model.finished == [2, 3, 1]  # decoded at once, finished out of order
         assert [entries[s].typed_at for s in (1, 2, 3)] == sorted(entries[s].typed_at for s in (1, 2, 3))
         assert rig.ledger.spooled() == []
 
@@ -146,6 +146,90 @@ def test_a_cancelled_recording_stops_a_phrase_waiting_for_a_retry(tmp_path):
         assert (entry.status, entry.note) == ("cancelled", "discarded by cancel")
         assert len(model.heard) == tries <= 3  # no try after the cancel was seen
         assert rig.kb.typed == [] and rig.ledger.spooled() == []
+
+    run(main())
+
+
+def test_each_phrase_is_decoded_after_the_recordings_text_so_far_and_joined_to_it(tmp_path):
+    async def main():
+        model = Model({1: "And so my fellow Americans,", 2: "Ask not what your country can do for you.", 3: "Ask what you can do.", 4: "Next time."}, delays={1: 0.2})
+        async with Rig(tmp_path, model, context_chars=30) as rig:
+            rec = Recording(number=1, started=time.time())
+            for pid in (1, 2, 3):
+                rig.pipeline.on_event(rec, phrase(pid))
+            other = Recording(number=2, started=time.time())
+            rig.pipeline.on_event(other, phrase(4))
+            entries = await rig.entries()
+        assert model.prompts[1] is None and model.prompts[4] is None  # a recording starts without context
+        assert model.prompts[2] == "And so my fellow Americans,"
+        assert model.prompts[3] == "your country can do for you."  # its last 30 characters, cut at a word
+        assert rig.kb.typed == ["And so my fellow Americans,", " ask not what your country can do for you.", " Ask what you can do.", "Next time."]
+        assert entries[2].text == "ask not what your country can do for you."  # the history holds what was typed
+
+    run(main())
+
+
+def test_a_speculative_decode_has_the_same_context_or_is_not_used(tmp_path):
+    async def main():
+        model = Model({1: "one,", 2: "So", 3: "then", 4: "Now"})
+        async with Rig(tmp_path, model) as rig:
+            rec = Recording(number=1, started=time.time())
+            rig.pipeline.on_event(rec, phrase(1))
+            await rig.settle()  # phrase 1 is resolved: the guess for phrase 2 gets its text
+            rig.pipeline.on_event(rec, Speculate(2, clip(2)))
+            await asyncio.sleep(0.01)
+            assert model.prompts[2] == "one,"
+            rig.pipeline.on_event(rec, phrase(2, speculated=True))
+            await rig.settle()
+            assert model.heard == [1, 2]  # the guess was the result
+            rig.pipeline.on_event(rec, phrase(3))
+            rig.pipeline.on_event(rec, Speculate(4, clip(4)))  # guessed before phrase 3 has text
+            rig.pipeline.on_event(rec, phrase(4, speculated=True))
+            await rig.settle()
+        assert model.heard.count(4) == 2 and model.prompts[4] == "one, so then"  # decoded again with the context
+        assert rig.kb.typed == ["one,", " so", " then", " now"]
+
+    run(main())
+
+
+def test_a_phrase_reading_its_context_back_is_decoded_again_alone(tmp_path):
+    class Echo(Model):
+        async def transcribe(self, audio, prompt=None):
+            t = await super().transcribe(audio, prompt)
+            if prompt:  # the conditioning loop: the context comes back
+                return Transcript([SegmentScore(prompt + " " + prompt, **SURE)])
+            return t
+
+    async def main():
+        model = Echo({1: "We shipped the release today.", 2: "It went well."})
+        async with Rig(tmp_path, model) as rig:
+            rec = Recording(number=1, started=time.time())
+            rig.pipeline.on_event(rec, phrase(1))
+            rig.pipeline.on_event(rec, phrase(2))
+            entries = await rig.entries()
+        assert model.heard == [1, 2, 2]
+        assert rig.kb.typed == ["We shipped the release today.", " It went well."]
+        assert "repeats the context" in (entries[2].note or "")
+
+    run(main())
+
+
+def test_the_first_phrase_of_a_recording_follows_leading_space(tmp_path):
+    async def dictate(rule, windows):
+        model = Model({1: "Hello there", 2: "And more."})
+        async with Rig(tmp_path / rule / "-".join(map(str, windows)), model, leading_space=rule) as rig:
+            for n, (k, window) in enumerate(zip((1, 2), windows), 1):
+                rec = Recording(number=n, started=time.time(), window=window)
+                rig.pipeline.on_event(rec, phrase(k))
+                await rig.settle()
+        return rig.kb.typed
+
+    async def main():
+        assert await dictate("never", ("w1", "w1")) == ["Hello there", "And more."]
+        assert await dictate("always", ("w1", "w2")) == [" Hello there", " And more."]
+        # auto: a space (and the sentence goes on) only where the last recording typed into the same window
+        assert await dictate("auto", ("w1", "w1")) == ["Hello there", " and more."]
+        assert await dictate("auto", ("w1", "w2")) == ["Hello there", "And more."]
 
     run(main())
 

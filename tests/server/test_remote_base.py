@@ -28,7 +28,7 @@ class Fake(RemoteTranscriber):
     async def load(self) -> None:
         pass
 
-    async def _send(self, audio: np.ndarray, allowed: float) -> str:
+    async def _send(self, audio: np.ndarray, allowed: float, prompt=None) -> str:
         self.allowed.append(allowed)
         self.now += 1
         self.most = max(self.most, self.now)

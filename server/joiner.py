@@ -1,0 +1,74 @@
+"""Phrases into running text: one space between them, a capital only where a sentence starts.
+
+Whisper decodes each phrase as if it were a whole utterance, so every phrase comes
+back capitalised. `join` gives a phrase the form it has after the text before it:
+a space (none before punctuation), its capital after a terminal mark, and a
+lower-case first word when the sentence goes on. Lower-casing is conservative: only
+a common word in title case ("What", never "I", "Kubernetes" or "NASA").
+"""
+
+from __future__ import annotations
+
+import re
+
+TERMINAL = ".!?…"
+"""Marks that end a sentence."""
+_CLOSERS = "\"')]}”’»"
+_NO_SPACE_BEFORE = ",.;:!?…)]}%”’»"
+
+COMMON = frozenset(
+    """a about above after again against all also although an and another any are as at be because been before
+    being below between both but by can could did do does doing down during each either even every few for from
+    further had has have having he her here hers herself him himself his how if in into is it its itself just
+    least less like many may me might more most much must my myself neither never no nor not now of off often on
+    once one only or other others our ours ourselves out over own perhaps please rather same she should since so
+    some still such than that the their theirs them themselves then there these they this those though through
+    thus to too under until up upon us very was we were what whatever when where whether which while who whom
+    whose why will with within without would yet you your yours yourself yourselves ask asked let make made
+    go going get got know think see say said take come give look want need use find tell call try keep put""".split()
+)
+"""Words that are never proper nouns: the only ones lower-cased to continue a sentence."""
+
+_TITLE_WORD = re.compile(r"([A-Z][a-z']*)\b")
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether `text` ends a sentence (a terminal mark, maybe inside quotes or brackets)."""
+    t = text.rstrip().rstrip(_CLOSERS)
+    return bool(t) and t[-1] in TERMINAL
+
+
+def _lower_first(text: str) -> str:
+    m = _TITLE_WORD.match(text)
+    if m and len(m.group(1)) > 1 and m.group(1).lower() in COMMON:
+        return text[0].lower() + text[1:]
+    return text
+
+
+def _upper_first(text: str) -> str:
+    return text[0].upper() + text[1:] if text[:1].islower() else text
+
+
+def join(before: str | None, text: str, *, space: bool = False) -> str:
+    """`text` as typed right after `before`, the text typed before it in the same place (None: nothing known).
+
+    With nothing before, the phrase is kept as decoded, with a leading space if `space`.
+    """
+    text = text.strip()
+    if not text:
+        return ""
+    if before is None or not before.strip():
+        return (" " if space else "") + text
+    if text[0] in _NO_SPACE_BEFORE:
+        return text
+    text = _upper_first(text) if ends_sentence(before) else _lower_first(text)
+    return " " + text
+
+
+def tail(text: str, chars: int) -> str:
+    """The last `chars` characters of `text`, starting at a word."""
+    if len(text) <= chars:
+        return text.strip()
+    cut = text[-chars:]
+    space = cut.find(" ")
+    return (cut[space + 1 :] if 0 <= space < len(cut) - 1 else cut).strip()
