@@ -63,6 +63,8 @@ def test_kill_9_during_transcription_is_recovered_into_history_and_not_typed(stt
     srv.kill()
     assert "fellow" not in srv.stdout().lower()  # phrase 1 was never typed
     again = sttd_factory(injector="stdout", env=audio_env(mic), state_root=state, wait="idle")
+    # Recovery runs in the background once the server is idle.
+    wait_until(lambda: not list((state / "state" / "spool").glob("*.wav")), 30.0, what="the spool recovered")
     entries = {e["seq"]: e for e in history(again)}
     assert entries[1]["status"] == "recovered"
     assert "fellow" in entries[1]["text"].lower() or "americans" in entries[1]["text"].lower()
