@@ -68,6 +68,20 @@ class Settings(BaseModel):
     """Desktop notifications through notify-send."""
     focus_guard: bool = True
     """Hold a phrase instead of typing it when focus moved to another window."""
+    hotkey: str | None = None
+    """Built-in hotkey on X11 (`ctrl+alt+d`; double-tap: one modifier such as `alt_l`); None is off."""
+    hotkey_mode: Literal["toggle", "push-to-talk", "double-tap"] = "toggle"
+    """Toggle on each press, record while held, or toggle on a double tap of the key."""
+    sounds: bool = False
+    """A short sound on start, stop and error (played before the microphone opens)."""
+    sound_volume: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Loudness of the cues, 0 to 1."""
+    sound_start: Path | None = None
+    """A WAV file played instead of the built-in start cue."""
+    sound_stop: Path | None = None
+    """A WAV file played instead of the built-in stop cue."""
+    sound_error: Path | None = None
+    """A WAV file played instead of the built-in error cue."""
     remote: str | None = None
     """tcp://HOST:PORT or unix:///PATH (Wyoming), http(s)://HOST[:PORT]/v1 (OpenAI-compatible); None is the local model."""
     remote_model: str | None = None
@@ -89,13 +103,22 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Logging verbosity on stderr."""
 
-    @field_validator("model", "initial_prompt", "input_device", "type_delay_ms", "remote", "remote_model", "api_key_file", mode="before")
+    @field_validator("model", "initial_prompt", "input_device", "type_delay_ms", "remote", "remote_model", "api_key_file", "hotkey", "sound_start", "sound_stop", "sound_error", mode="before")
     @classmethod
     def _empty_is_unset(cls, v):
         # TOML and the environment have no null: an empty string means "not set".
         return None if v == "" else v
 
-    @field_validator("api_key_file", "state_dir")
+    @field_validator("hotkey_mode")
+    @classmethod
+    def _hotkey(cls, v: str, info):
+        if info.data.get("hotkey"):
+            from .hotkey import parse_chord
+
+            parse_chord(info.data["hotkey"], v)  # its ValueError names what is wrong
+        return v
+
+    @field_validator("api_key_file", "state_dir", "sound_start", "sound_stop", "sound_error")
     @classmethod
     def _home(cls, v: Path | None) -> Path | None:
         return v.expanduser() if v is not None else None

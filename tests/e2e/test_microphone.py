@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 from tests.support.dictation import audio_env, status
@@ -51,3 +52,40 @@ def test_start_returns_once_the_first_block_is_captured(sttd_factory, mic):
             wait_until(lambda: status(srv)["state"] == "idle", 5.0, what="idle")
     finally:
         sub.close()
+
+
+def test_the_next_recording_follows_a_new_default_source_without_a_restart(sttd_factory, mic):
+    """The desktop's sound settings pick another input between two recordings: the second one hears it."""
+    from tests.support.devices import child_env
+    from tests.support.dictation import JFK, finish, history, start_recording
+    from tests.support.mic import KEEPALIVE_SINK_NAME, SOURCE_NAME
+
+    srv = sttd_factory(injector="stdout", env=audio_env(mic), wait="idle")
+    modules = []
+    try:
+        for module in (
+            ["module-null-sink", "sink_name=stt_sink2", "rate=48000", "channels=2"],
+            ["module-remap-source", "master=stt_sink2.monitor", "source_name=stt_mic2"],
+            ["module-loopback", "source=stt_sink2.monitor", f"sink={KEEPALIVE_SINK_NAME}", "latency_msec=10", "source_dont_move=true", "sink_dont_move=true"],
+        ):
+            modules.append(mic._pactl("load-module", *module).strip())
+        mic._pactl("suspend-sink", "stt_sink2", "1")
+        mic._pactl("suspend-sink", "stt_sink2", "0")
+
+        def record_from(sink: str) -> list[str]:
+            before = {e["seq"] for e in history(srv)}
+            start_recording(srv)
+            subprocess.run(["paplay", f"--device={sink}", str(JFK)], env=child_env(mic), check=True, timeout=60)
+            finish(srv)
+            return [e["text"] for e in history(srv) if e["seq"] not in before and e["text"]]
+
+        # The first recording hears the default source (stt_mic); a clip played into the other input is not heard.
+        assert record_from("stt_sink2") == []
+        mic._pactl("set-default-source", "stt_mic2")  # the user picks the other input
+        heard = record_from("stt_sink2")
+        assert "country" in " ".join(heard).lower(), heard
+        assert srv.alive() and status(srv)["state"] == "idle"
+    finally:
+        mic._pactl("set-default-source", SOURCE_NAME)
+        for index in reversed(modules):
+            mic._pactl("unload-module", index)

@@ -78,3 +78,38 @@ def test_a_cancelled_open_returns_at_once(wedged):
         return took
 
     assert asyncio.run(asyncio.wait_for(main(), 10)) < 0.1
+
+
+def test_the_device_list_is_read_afresh_between_streams_never_under_an_open_one(monkeypatch):
+    calls = []
+
+    class Flowing:
+        def __init__(self, **kw):
+            self.callback = kw["callback"]
+
+        def start(self):
+            calls.append("start")
+
+        def stop(self, ignore_errors=True):
+            calls.append("stop")
+
+        def close(self, ignore_errors=True):
+            calls.append("close")
+
+    fake = types.SimpleNamespace(InputStream=Flowing, _terminate=lambda: calls.append("terminate"), _initialize=lambda: calls.append("initialize"))
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+
+    async def main():
+        mic = Microphone(None, lambda block, now: None, lambda msg: None)
+        await mic.open()
+        await mic.refresh()  # a stream is open: PortAudio must not be re-initialised under it
+        await mic.close()
+        await mic.refresh()
+        await mic.refresh()  # once is enough until the next stream
+        await mic.open()
+        await mic.close()
+        await mic.refresh()
+        mic.shutdown()
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    assert calls == ["start", "stop", "close", "terminate", "initialize", "start", "stop", "close", "terminate", "initialize"]

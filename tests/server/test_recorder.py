@@ -125,3 +125,29 @@ def test_a_recording_ended_before_its_microphone_opened_never_opens_it_and_stray
 
     rig, rec = run(main())
     assert rig.mic.opened == 0 and rec.samples == 0 and rig.faults == []
+
+
+def test_the_device_list_is_refreshed_after_a_recording_and_after_a_failed_open():
+    async def main():
+        rig = Rig()
+        rec = rig.recorder.begin(6)
+        assert await rig.recorder.open(rec) is None
+        assert rig.mic.refreshed == 0  # never on the way to the first block
+        await rig.recorder.end(rec, cancel=False)
+        for _ in range(100):
+            if rig.mic.refreshed:
+                break
+            await asyncio.sleep(0.01)
+        after_recording = rig.mic.refreshed
+        rig.mic.fail = "cannot open input device (default): No such entity"
+        rec = rig.recorder.begin(7)
+        assert await rig.recorder.open(rec) == rig.mic.fail
+        for _ in range(100):
+            if rig.mic.refreshed > after_recording:
+                break
+            await asyncio.sleep(0.01)
+        await rig.recorder.shutdown()
+        return after_recording, rig.mic.refreshed
+
+    after_recording, total = run(main())
+    assert (after_recording, total) == (1, 2)
