@@ -23,6 +23,7 @@ from ..protocol.messages import ErrorCode, ErrorReply, Fault, History as History
 from . import __version__
 from .events import EventBus
 from .files import transcribe_files
+from .hotkey_x11 import start_hotkey
 from .injector import Injector
 from .ipc import ControlServer
 from .ledger import Ledger
@@ -246,12 +247,13 @@ async def serve(settings: Settings, sock, transcriber: ResilientTranscriber, inj
     (ModelLoadError, say) is raised after an orderly shutdown, for the entry point to map to an exit code."""
     bus = EventBus()
     daemon = Daemon(settings, transcriber, injector, bus)
-    control = ControlServer(sock, daemon, bus)
+    control = ControlServer(sock, daemon, bus, allow_sandboxed=settings.allow_sandboxed_clients)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stopping.set)
     await daemon.open_journal()
     await control.start()
+    hotkey = await start_hotkey(settings, daemon.handle)  # None when off (the default)
     log.info("sttd %s listening (pid %d)", __version__, os.getpid())
     loader = asyncio.create_task(daemon.load(), name="load")
     stopper = asyncio.create_task(daemon.stopping.wait(), name="stopping")
@@ -262,6 +264,8 @@ async def serve(settings: Settings, sock, transcriber: ResilientTranscriber, inj
     elif loader not in done:
         loader.cancel("server shutting down")
     log.info("shutting down")
+    if hotkey is not None:
+        await asyncio.to_thread(hotkey.close)
     await control.close(grace=0.5)
     await daemon.shutdown(grace=0.8)
     if failure is not None:

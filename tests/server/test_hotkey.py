@@ -1,0 +1,73 @@
+"""The built-in hotkey's parser and state machine (server/hotkey.py), fed presses and releases."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from stt_dictation.server.hotkey import Chord, Trigger, parse_chord
+from stt_dictation.server.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("text", "mods", "key"),
+    [("ctrl+alt+d", {"ctrl", "alt"}, "d"), ("Super+grave", {"super"}, "grave"), ("F9", set(), "F9"), ("mod4+shift+D", {"super", "shift"}, "d"), ("control+space", {"ctrl"}, "space")],
+)
+def test_chords_as_xdotool_and_i3_write_them(text, mods, key):
+    assert parse_chord(text) == Chord(frozenset(mods), key)
+
+
+def test_double_tap_takes_one_modifier_key():
+    assert parse_chord("alt_l", "double-tap") == Chord(frozenset(), "Alt_L")
+    assert parse_chord("ctrl_r", "double-tap").key == "Control_R"
+    with pytest.raises(ValueError, match="double-tap takes one modifier"):
+        parse_chord("ctrl+alt+d", "double-tap")
+
+
+@pytest.mark.parametrize(("text", "why"), [("ctrl+", "joined by"), ("hyper+d", "not a modifier"), ("ctrl+alt", "ends in a modifier")])
+def test_bad_chords_say_why(text, why):
+    with pytest.raises(ValueError, match=why):
+        parse_chord(text)
+
+
+def test_settings_refuse_a_bad_hotkey_and_default_to_off():
+    assert Settings().hotkey is None and Settings().hotkey_mode == "toggle"
+    assert Settings(hotkey="alt_l", hotkey_mode="double-tap").hotkey == "alt_l"
+    with pytest.raises(ValidationError, match="double-tap takes one modifier"):
+        Settings(hotkey="ctrl+d", hotkey_mode="double-tap")
+
+
+def test_toggle_fires_on_press_and_ignores_auto_repeat():
+    t = Trigger("toggle")
+    assert [t.press(0.0), t.press(0.03), t.press(0.06), t.release(0.1)] == ["toggle", None, None, None]
+    assert t.press(0.2) == "toggle"
+
+
+def test_push_to_talk_starts_on_press_stops_on_release():
+    t = Trigger("push-to-talk")
+    assert [t.press(0.0), t.press(0.5), t.release(2.0), t.release(2.1)] == ["start", None, "stop", None]
+
+
+def taps(t: Trigger, *times: float) -> list[str | None]:
+    out = []
+    for at in times:
+        out += [t.press(at), t.release(at + 0.05)]
+    return [c for c in out if c]
+
+
+def test_double_tap_toggles_and_a_triple_tap_does_not_flap():
+    assert taps(Trigger("double-tap"), 0.0, 0.2) == ["toggle"]
+    assert taps(Trigger("double-tap"), 0.0, 0.2, 0.4) == ["toggle"]
+    assert taps(Trigger("double-tap"), 0.0, 0.2, 0.4, 0.6) == ["toggle", "toggle"]
+    assert taps(Trigger("double-tap"), 0.0, 1.0) == []  # too slow
+
+
+def test_a_held_modifier_or_a_chord_is_not_a_tap():
+    t = Trigger("double-tap")
+    assert [t.press(0.0), t.release(0.05)] == [None, None]
+    t.press(0.2)
+    t.other()  # alt+tab
+    assert t.release(0.25) is None
+    assert taps(t, 0.3) == []  # the chord broke the pair; this is a first tap again
+    held = Trigger("double-tap")
+    assert taps(held, 0.0) == [] and [held.press(0.2), held.release(1.0)] == [None, None]
