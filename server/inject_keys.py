@@ -16,7 +16,7 @@ from .inject_base import InjectError, Injector, run_tool
 
 log = logging.getLogger(__name__)
 
-EVDEV_KEYS = {"ctrl": 29, "shift": 42, "alt": 56, "super": 125, "v": 47, "insert": 110}
+EVDEV_KEYS = {"ctrl": 29, "shift": 42, "alt": 56, "super": 125, "v": 47, "insert": 110, "backspace": 14}
 """Linux input keycodes of the keys a paste chord uses (ydotool 1.x takes codes, not names)."""
 
 
@@ -75,7 +75,7 @@ class XdotoolInjector(Injector):
     async def press(self, chord: str) -> None:
         """`xdotool key` (X keysym names: Insert, v)."""
         mods, key = chord_keys(chord)
-        name = key.capitalize() if len(key) > 1 else key
+        name = "BackSpace" if key == "backspace" else key.capitalize() if len(key) > 1 else key  # X keysyms are case-sensitive
         await run_tool(["xdotool", "key", "--clearmodifiers", "+".join([*mods, name])], timeout=5.0)
 
     async def focused_window(self) -> str | None:
@@ -113,7 +113,7 @@ class WtypeInjector(Injector):
     async def press(self, chord: str) -> None:
         """Hold the modifiers, tap the key, release them."""
         mods, key = chord_keys(chord)
-        name = key.capitalize() if len(key) > 1 else key
+        name = "BackSpace" if key == "backspace" else key.capitalize() if len(key) > 1 else key
         argv = ["wtype", "-s", str(self.SETTLE_MS)] if self.SETTLE_MS else ["wtype"]
         for m in mods:
             argv += ["-M", m]

@@ -10,6 +10,7 @@ a common word in title case ("What", never "I", "Kubernetes" or "NASA").
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 TERMINAL = ".!?…"
 """Marks that end a sentence."""
@@ -30,6 +31,37 @@ COMMON = frozenset(
 """Words that are never proper nouns: the only ones lower-cased to continue a sentence."""
 
 _TITLE_WORD = re.compile(r"([A-Z][a-z']*)\b")
+
+
+@dataclass(frozen=True)
+class Amend:
+    """Before typing a phrase, erase the last `chars` characters of phrase `seq` (typed just before it), which then reads `text`.
+
+    The typist does it only when phrase `seq` was the last thing it typed and focus has not moved;
+    otherwise it types `plain` (the phrase joined to the unchanged text) instead.
+    """
+
+    seq: int
+    chars: int
+    text: str
+    plain: str
+
+
+MOVABLE = ".!"
+"""End marks Whisper puts on a phrase only because its audio ended; a question mark is kept."""
+
+
+def as_context(text: str) -> str:
+    """The text before a phrase as the model's prompt: a movable end mark becomes a comma, so the model may go on with the sentence."""
+    t = text.rstrip()
+    return t[:-1] + "," if t[-1:] in MOVABLE and t[:-1] and t[-2] not in TERMINAL else t
+
+
+def goes_on(before: str, text: str) -> bool:
+    """Whether `text`, decoded after `as_context(before)`, goes on with the sentence `before` ended with a movable mark:
+    the model began it with a lower-case letter."""
+    t = text.lstrip()
+    return before.rstrip()[-1:] in MOVABLE and t[:1].isalpha() and t[:1].islower()
 
 
 def ends_sentence(text: str) -> bool:

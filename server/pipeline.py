@@ -21,7 +21,7 @@ from functools import partial
 
 from .guard import judge, repeats
 from .injector import clean
-from .joiner import join, tail
+from .joiner import Amend, as_context, goes_on, join, tail
 from .ledger import Ledger
 from .recorder import Recording
 from .resilient import ResilientTranscriber
@@ -49,6 +49,10 @@ class Said:
     recording: int
     window: str | None
     text: str
+    last: int | None = None
+    """The number of the recording's last phrase that typed text, if any."""
+    last_text: str = ""
+    """That phrase's text, as the history has it."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ class Pipeline:
         """The prompt for a phrase of `rec`: the end of its text so far, or None."""
         if before is None or before.recording != rec.number or not self._context_chars:
             return None
-        return tail(before.text, self._context_chars) or None
+        return as_context(tail(before.text, self._context_chars)) or None
 
     def _joined(self, rec: Recording, before: Said | None, first: bool, text: str) -> str:
         """`text` in its place after what was typed before it (joiner.py), with the leading-space rule for a first phrase."""
@@ -160,6 +164,7 @@ class Pipeline:
         delivered = False
         before: Said | None = None
         typed = ""
+        amend: Amend | None = None
         try:
             await self._ledger.record(seq, rec.number, ph.audio, speech_end)
             before = await _wait(prev, CONTEXT_WAIT) if self._context_chars else None
@@ -171,22 +176,37 @@ class Pipeline:
             if out.typed:
                 before = before or await _wait(prev, JOIN_WAIT)
                 typed = self._joined(rec, before, first, out.typed)
+                if self._context_chars and before is not None and before.recording == rec.number and before.last is not None:
+                    if goes_on(before.last_text, out.typed):  # the sentence goes on: its end mark becomes a comma
+                        fixed = before.last_text.rstrip()[:-1] + ","
+                        amend = Amend(before.last, 1, fixed, plain=typed)
+                        typed = ", " + out.typed
             note = "; ".join(n for n in (readback, f"filtered: {out.reason}" if out.reason else None) if n) or None
-            await self._ledger.set(seq, out.status, text=typed.strip() or out.stored, note=note, transcribed_at=time.time())
+            await self._ledger.set(seq, out.status, text=out.typed if amend else typed.strip() or out.stored, note=note, transcribed_at=time.time())
             # The transcript is durable now: hand it to the typist, then drop the audio.
-            self._typist.deliver(Ready(seq, rec.number, typed or None, rec.window))
+            self._typist.deliver(Ready(seq, rec.number, typed or None, rec.window, amend))
             delivered = True
             await self._ledger.unspool(seq, rec.number)
         finally:
             if not delivered:
                 self._typist.deliver(Ready(seq, rec.number, None))
             if not mine.done():
-                so_far = before.text if before is not None and before.recording == rec.number else ""
-                mine.set_result(Said(rec.number, rec.window, (so_far + typed)[-KEPT:]))
+                mine.set_result(_said(rec, before, seq, typed, amend is not None))
 
     async def shutdown(self) -> None:
         """Cancel phrases still in flight (their audio stays in the spool)."""
         await self._tasks.cancel("server shutting down")
+
+
+def _said(rec: Recording, before: Said | None, seq: int, typed: str, amended: bool) -> Said:
+    """The recording's text after phrase `seq` typed `typed` (`amended`: the end mark before it erased)."""
+    same = before is not None and before.recording == rec.number
+    so_far = before.text if same else ""
+    if amended and so_far:
+        so_far = so_far.rstrip()[:-1]
+    if not typed:
+        return Said(rec.number, rec.window, so_far, before.last if same else None, before.last_text if same else "")
+    return Said(rec.number, rec.window, (so_far + typed)[-KEPT:], seq, typed.lstrip(", "))
 
 
 async def _wait(fut: asyncio.Future | None, timeout: float) -> Said | None:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .injector import InjectError, Injector
+from .joiner import Amend
 from .ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class Ready:
     text: str | None
     window: str | None = None
     """Window focused when the recording started (focus guard)."""
+    amend: Amend | None = None
+    """A change to the end of the phrase typed before, made first (joiner.py); None for none."""
 
 
 class Typist:
@@ -57,6 +60,7 @@ class Typist:
         self._on_error = on_error
         self._notify = notify
         self._last_recording: int | None = None
+        self._last_typed: int | None = None  # the phrase last typed in full, if nothing came after it
         self.held: list[Ready] = []
         self._lock = asyncio.Lock()  # serialises the consumer and `paste` on the keyboard
 
@@ -121,6 +125,8 @@ class Typist:
             await self._hold(r, text.strip(), f"phrase {before.seq} of this recording is held before it", quiet=True)
             return
         guard = self._focus_guard and r.window is not None
+        if r.amend is not None:
+            text = await self._amend(r, guard)
         await self._ledger.set(r.seq, "typing")
         # With the guard on, type in word-aligned chunks and look at the focus before
         # each: a window switch mid-phrase holds the rest instead of typing it there.
@@ -136,7 +142,24 @@ class Typist:
             if not await self._inject(r, chunk):
                 return
         self._last_recording = r.recording
-        await self._ledger.set(r.seq, "typed", typed_at=time.time())
+        self._last_typed = r.seq
+        plain = {"text": text.strip()} if text != r.text else {}  # the amend was not made: the history says what was typed
+        await self._ledger.set(r.seq, "typed", typed_at=time.time(), **plain)
+
+    async def _amend(self, r: Ready, guard: bool) -> str:
+        """Erase the end of the phrase before (its history follows) and return r.text; or return the plain text where that is unsafe."""
+        a = r.amend
+        assert a is not None
+        if self._last_typed != a.seq or (guard and await self.injector.focused_window() not in (None, r.window)):
+            return a.plain  # something else was typed after it, or focus moved: never erase blind
+        try:
+            for _ in range(a.chars):
+                await self.injector.press("backspace")
+        except InjectError as exc:
+            log.info("phrase %d: could not amend phrase %d (%s); typed as is", r.seq, a.seq, exc)
+            return a.plain
+        await self._ledger.set(a.seq, "typed", text=a.text)
+        return r.text or ""
 
     async def _hold(self, r: Ready, rest: str, why: str, quiet: bool = False) -> None:
         self.held.append(Ready(r.seq, r.recording, rest, r.window))
@@ -164,6 +187,7 @@ class Typist:
         """
         async with self._lock:
             done = 0
+            self._last_typed = None  # typed elsewhere now: nothing before it may be amended
             while self.held:
                 r = self.held[0]
                 try:

@@ -75,6 +75,17 @@ class Keyboard(Injector):
     async def focused_window(self):
         return self.window
 
+    async def press(self, chord):
+        """Recorded among the typed texts as `<chord>`; `screen` applies a backspace."""
+        self.typed.append(f"<{chord}>")
+
+    def screen(self) -> str:
+        """What a text field would show after the typed texts and backspaces."""
+        out = ""
+        for t in self.typed:
+            out = out[:-1] if t == "<backspace>" else out + t
+        return out
+
     async def type(self, text):
         self.active += 1
         self.max_active = max(self.max_active, self.active)

@@ -162,7 +162,7 @@ def test_each_phrase_is_decoded_after_the_recordings_text_so_far_and_joined_to_i
             entries = await rig.entries()
         assert model.prompts[1] is None and model.prompts[4] is None  # a recording starts without context
         assert model.prompts[2] == "And so my fellow Americans,"
-        assert model.prompts[3] == "your country can do for you."  # its last 30 characters, cut at a word
+        assert model.prompts[3] == "your country can do for you,"  # its last 30 characters, cut at a word; the end mark may move
         assert rig.kb.typed == ["And so my fellow Americans,", " ask not what your country can do for you.", " Ask what you can do.", "Next time."]
         assert entries[2].text == "ask not what your country can do for you."  # the history holds what was typed
 
@@ -253,3 +253,20 @@ def test_recovery_journals_spooled_phrases_as_recovered_and_keeps_what_it_cannot
     assert entries[5].note == "recovered from the spool after a crash; not typed"
     assert entries[6].status == "recovered" and entries[6].text == "Thank you."
     assert 7 not in entries and left == [7]
+
+
+def test_a_phrase_that_goes_on_with_the_sentence_turns_the_end_mark_before_it_into_a_comma(tmp_path):
+    async def main():
+        model = Model({1: "And so my fellow Americans.", 2: "ask not what your country can do for you.", 3: "Ask what you can do."})
+        async with Rig(tmp_path, model) as rig:
+            rec = Recording(number=1, started=time.time())
+            for pid in (1, 2, 3):
+                rig.pipeline.on_event(rec, phrase(pid))
+            entries = await rig.entries()
+        assert model.prompts[2] == "And so my fellow Americans,"  # the model may go on with the sentence
+        assert rig.kb.typed == ["And so my fellow Americans.", "<backspace>", ", ask not what your country can do for you.", " Ask what you can do."]
+        assert rig.kb.screen() == "And so my fellow Americans, ask not what your country can do for you. Ask what you can do."
+        assert [entries[s].text for s in (1, 2, 3)] == ["And so my fellow Americans,", "ask not what your country can do for you.", "Ask what you can do."]
+        assert model.prompts[3] == "And so my fellow Americans, ask not what your country can do for you,"
+
+    run(main())
