@@ -33,6 +33,8 @@ from .recovery import recover
 from .recorder import MicFactory, Recorder, Recording, SegmenterFactory
 from .resilient import ResilientTranscriber
 from .settings import Settings
+from .sounds import Sounds
+from .sleep import SleepWatch
 from .tasks import Tasks
 from .typist import Typist
 
@@ -51,6 +53,7 @@ class Daemon:
         """`microphone` and `segmenter` replace the recorder's real ones where a test fakes them."""
         self.settings, self.transcriber, self.injector, self.bus = settings, transcriber, injector, bus
         self.notify = Notifier(settings.notifications)
+        self.sounds = Sounds(settings)
         self.state: State = "loading"
         self.error: str | None = None
         self._errors: dict[str, str | None] = dict.fromkeys(("audio", "backend", "inject"))
@@ -61,6 +64,7 @@ class Daemon:
         self.recovering: asyncio.Task | None = None
         """Recovery of the spool, started once ready."""
         self._last_recording = 0
+        self._ended: Recording | None = None  # the last recording stopped, for a `cancel` after `stop`
         self._tasks = Tasks()
         transcriber.on_fault = self._on_backend_fault
         self.ledger = Ledger(settings.state_dir, bus)
@@ -96,6 +100,7 @@ class Daemon:
     def _on_audio_fault(self, message: str) -> None:
         """The microphone failed to open or warm up, or failed and the recorder ended the recording."""
         log.error("%s", message)
+        self.sounds.cue("error")
         # Shown even with notifications off: a hotkey press must never fail unseen.
         self._tasks.spawn(self.notify.alert("stt: microphone problem", message), "notify")
         self._report("audio", message, Fault(code=ErrorCode.AUDIO, message=message, at=time.time()))
@@ -137,6 +142,12 @@ class Daemon:
         self.ready.set()
         self._refresh()
         self.recovering = self._tasks.spawn(recover(self.ledger, self.transcriber, self.settings.replacements), "recover")
+
+    async def before_sleep(self) -> None:
+        """The machine is about to sleep: end the recording (what was said is kept) and close the microphone."""
+        rec = self.recorder.current
+        if rec is not None:
+            await asyncio.wait({self._end(rec, cancel=False)}, timeout=1.5)
 
     async def shutdown(self, grace: float = 1.0) -> None:
         """Stop recording, give its close and pending phrases `grace` seconds in all, then cancel the rest."""
@@ -208,6 +219,7 @@ class Daemon:
         self._last_recording += 1
         rec = self.recorder.begin(self._last_recording)
         self._refresh()
+        await self.sounds.start()  # to its end: the microphone must not hear it
         problem = await self.recorder.open(rec)
         if problem:
             return ErrorReply(code=ErrorCode.AUDIO, message=problem)
@@ -228,6 +240,8 @@ class Daemon:
         """End the recording; the tail of it is segmented and transcribed in the background."""
         rec = self.recorder.current
         if rec is None:
+            if cancel and self._ended is not None and self.pipeline.discard(self._ended):
+                return Ok(state=self.state, message=f"cancelled what was not typed yet of recording {self._ended.number}")
             return Ok(state=self.state, message="not recording")
         self._end(rec, cancel)
         return Ok(state=self.state, message=("cancelled" if cancel else "stopped") + f" recording {rec.number}")
@@ -235,6 +249,8 @@ class Daemon:
     def _end(self, rec: Recording, cancel: bool) -> asyncio.Task:
         """A recording's end, booked at once so replies see the new state; the microphone closes in the task."""
         closing = self.recorder.end(rec, cancel)
+        self._ended = rec
+        self.sounds.after(closing)  # once the microphone is closed
         if cancel:
             self.typist.cancel_recording(rec.number)
         self._refresh()
@@ -255,6 +271,8 @@ async def serve(settings: Settings, sock, transcriber: ResilientTranscriber, inj
     await control.start()
     hotkey = await start_hotkey(settings, daemon.handle)  # None when off (the default)
     log.info("sttd %s listening (pid %d)", __version__, os.getpid())
+    sleep = SleepWatch(daemon.before_sleep)  # logind's PrepareForSleep, where there is one
+    watching = asyncio.create_task(sleep.start(), name="sleep-watch")
     loader = asyncio.create_task(daemon.load(), name="load")
     stopper = asyncio.create_task(daemon.stopping.wait(), name="stopping")
     done, _ = await asyncio.wait({loader, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -266,6 +284,8 @@ async def serve(settings: Settings, sock, transcriber: ResilientTranscriber, inj
     log.info("shutting down")
     if hotkey is not None:
         await asyncio.to_thread(hotkey.close)
+    watching.cancel()
+    await sleep.close()
     await control.close(grace=0.5)
     await daemon.shutdown(grace=0.8)
     if failure is not None:
