@@ -90,3 +90,31 @@ def test_the_next_recording_follows_a_new_default_source_without_a_restart(sttd_
         mic._pactl("set-default-source", SOURCE_NAME)
         for index in reversed(modules):
             mic._pactl("unload-module", index)
+
+
+def test_a_wedged_sound_server_is_an_error_within_a_bound_and_sigterm_still_exits_within_2_s(sttd_factory, mic):
+    """PulseAudio stopped (SIGSTOP) answers nothing: `start` says so instead of hanging, and shutdown does not wait on it."""
+    import os
+    import signal
+    import threading
+
+    srv = sttd_factory(injector="none", env=audio_env(mic), wait="idle")
+    os.kill(mic.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        done = srv.client("start", timeout=10)
+        took = time.monotonic() - t0
+        assert done.returncode == 3 and "did not answer" in done.stderr, (done.stdout, done.stderr)
+        assert took < 4.0, took
+        # A second start while the first open is still stuck in the sound server: SIGTERM meanwhile.
+        pressed = threading.Thread(target=srv.client, args=("start",), kwargs={"timeout": 10})
+        pressed.start()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        srv.signal(signal.SIGTERM)
+        code = srv.wait_exit(timeout=5.0)
+        took = time.monotonic() - t0
+        pressed.join(10)
+        assert code == 0 and took < 2.0, (code, took)
+    finally:
+        os.kill(mic.pid, signal.SIGCONT)
