@@ -53,7 +53,6 @@ class Daemon:
         """`microphone` and `segmenter` replace the recorder's real ones where a test fakes them."""
         self.settings, self.transcriber, self.injector, self.bus = settings, transcriber, injector, bus
         self.notify = Notifier(settings.notifications)
-        self.sounds = Sounds(settings)
         self.state: State = "loading"
         self.error: str | None = None
         self._errors: dict[str, str | None] = dict.fromkeys(("audio", "backend", "inject"))
@@ -71,6 +70,7 @@ class Daemon:
         self.typist = Typist(injector, self.ledger, focus_guard=settings.focus_guard, on_error=self._on_inject_error, notify=self.notify)
         self.pipeline = Pipeline(transcriber, self.ledger, self.typist, settings, on_fault=self._on_phrase_fault)
         self.recorder = Recorder(settings, bus, self.pipeline.on_event, self._on_audio_fault, microphone=microphone, segmenter=segmenter)
+        self.sounds = Sounds(settings, self.recorder._lock)  # cues take turns with the microphone's PortAudio calls
 
     # --- state ------------------------------------------------------------------
 
