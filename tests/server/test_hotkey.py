@@ -71,3 +71,21 @@ def test_a_held_modifier_or_a_chord_is_not_a_tap():
     assert taps(t, 0.3) == []  # the chord broke the pair; this is a first tap again
     held = Trigger("double-tap")
     assert taps(held, 0.0) == [] and [held.press(0.2), held.release(1.0)] == [None, None]
+
+
+def test_no_display_or_no_x_server_is_logged_and_the_server_runs_on(monkeypatch, caplog):
+    import asyncio
+
+    from stt_dictation.server.hotkey_x11 import start_hotkey
+
+    async def handle(_cmd):
+        raise AssertionError("no command without a key")
+
+    settings = Settings(hotkey="ctrl+alt+d")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert asyncio.run(start_hotkey(settings, handle)) is None
+    assert "needs X11" in caplog.text
+    monkeypatch.setenv("DISPLAY", ":987")  # no X server there
+    assert asyncio.run(start_hotkey(settings, handle)) is None
+    assert "cannot open X display ':987'" in caplog.text
+    assert asyncio.run(start_hotkey(Settings(), handle)) is None  # off by default
