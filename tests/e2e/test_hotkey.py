@@ -110,3 +110,13 @@ def test_double_tap_toggles_and_a_triple_tap_does_not_flap(sttd_factory, mic, di
     assert events.poll(1.0) == ["recording_started", "recording_stopped"] * 2
     wait_until(lambda: win.read(), 5.0, what="alt+x in the window")  # xterm writes it as ESC x or as 'ø'
 
+
+
+def test_the_display_going_away_costs_the_key_not_the_server(sttd_factory, mic):
+    from tests.support.display import VirtualDisplay
+
+    with VirtualDisplay() as gone:
+        srv, _ = _server(sttd_factory, mic, gone, "ctrl+alt+d", "toggle")
+    srv.wait_log("went away; the hotkey is off")  # Xlib would have exit()ed the server
+    assert srv.alive() and srv.status()["state"] == "idle"
+    assert srv.client("shutdown").returncode == 0 and srv.wait_exit(5) == 0
