@@ -18,6 +18,18 @@ from tests.support.process import Process
 DISPLAY_BINARIES = ("Xvfb", "xterm", "xdotool")
 
 
+def edited(raw: str) -> str:
+    """`raw` with each DEL or ^H taking back the character before it, as a text field would."""
+    out: list[str] = []
+    for ch in raw:
+        if ch in "\x7f\b":
+            if out:
+                out.pop()
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class CaptureWindow:
     """An xterm whose keyboard input is appended, byte for byte, to a file."""
 
@@ -32,7 +44,11 @@ class CaptureWindow:
         return f"CaptureWindow(title={self.title!r}, window_id={self.window_id}, path={str(self.path)!r})"
 
     def read(self) -> str:
-        """Return everything typed into the window so far."""
+        """Return everything typed into the window so far, as a text field shows it (BackSpace applied)."""
+        return edited(self.raw())
+
+    def raw(self) -> str:
+        """The bytes the window's raw tty received: a BackSpace is there as DEL (or ^H)."""
         # A read can land between the bytes of one UTF-8 character; the
         # replacement character then only lasts until the next poll.
         return self.path.read_bytes().decode("utf-8", errors="replace")

@@ -33,7 +33,10 @@ class Capture:
         self.process, self.path, self.log = process, path, log
 
     def read(self) -> str:
-        return self.path.read_bytes().decode("utf-8", errors="replace")
+        """What a text field would show: a BackSpace (DEL in the raw tty) takes back a character."""
+        from .display import edited
+
+        return edited(self.path.read_bytes().decode("utf-8", errors="replace"))
 
     def clear(self) -> None:
         """Forget what was typed so far (cat appends, so its next write lands at offset 0)."""

@@ -1,0 +1,28 @@
+"""Text as a person writes it, end to end: JFK's sentence, spoken with pauses, typed as one sentence."""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e.test_typing import expected_typing
+from tests.support.dictation import JFK, audio_env, dictate, history
+from tests.support.speech import normalise
+
+
+def test_the_jfk_sentence_is_typed_as_one_sentence(sttd_factory, mic, display):
+    win = display.open_capture_window()
+    srv = sttd_factory(injector="xdotool", env=audio_env(mic, display), wait="idle")
+    dictate(srv, mic, JFK)
+    typed = win.settle(quiet=0.5, timeout=15)
+    raw = win.raw()
+    entries = history(srv)
+    win.close()
+    words = normalise(typed)
+    assert "ask not what your country can do for you" in " ".join(words), typed
+    assert len([e for e in entries if e["status"] == "typed"]) >= 2, entries  # it was spoken in phrases
+    assert raw != typed, raw  # a pause's full stop was erased on the screen (BackSpace went through)
+    body = typed.strip()
+    assert body[:1].isupper() and body[-1] in ".!?", typed
+    assert not re.search(r"[.!?]\s", body), f"more than one sentence: {typed!r}"
+    assert "  " not in typed and not re.search(r"\s[,.!?;:]", typed), typed
+    assert typed == expected_typing(entries), (raw, entries)  # the history holds what is on the screen
