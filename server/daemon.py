@@ -23,7 +23,7 @@ from ..protocol.messages import ErrorCode, ErrorReply, Fault, History as History
 from . import __version__
 from .events import EventBus
 from .files import transcribe_files
-from .hotkey_x11 import start_hotkey
+from .hotkey_listen import start_hotkey
 from .injector import Injector
 from .ipc import ControlServer
 from .ledger import Ledger

@@ -9,18 +9,15 @@ loop with `call_soon_threadsafe` (through `post`).
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import ctypes.util
 import logging
-import os
 import select
 import threading
 import time
 from collections.abc import Callable
 
-from ..protocol.commands import Start, Stop, Toggle
-from .hotkey import Chord, Mode, Trigger, parse_chord
+from .hotkey import Chord, Mode, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -211,36 +208,3 @@ class X11Hotkey:
             self.x.XCloseDisplay(self.dpy)
         self.dpy = None
 
-
-async def start_hotkey(settings, handle: Callable) -> X11Hotkey | None:
-    """The configured hotkey, listening; None when it is off or cannot be had (logged: sttd runs on without it).
-
-    `handle` is the daemon's command handler: each press becomes a task on this loop.
-    """
-    if not settings.hotkey:
-        return None
-    display = os.environ.get("DISPLAY")
-    if not display:
-        log.warning("hotkey %r: the built-in hotkey needs X11 (DISPLAY is unset); on Wayland bind `stt toggle` in the compositor", settings.hotkey)
-        return None
-    loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task] = set()
-    commands = {"toggle": Toggle, "start": Start, "stop": Stop}
-
-    async def run(command: str, pressed: float) -> None:
-        reply = await handle(commands[command]())
-        # For start: the reply comes once the microphone delivers audio, so this is press -> recording.
-        log.info("hotkey %s: %s in %.1f ms", command, getattr(reply, "message", reply), 1000 * (time.monotonic() - pressed))
-
-    def post(command: str, pressed: float) -> None:
-        task = loop.create_task(run(command, pressed))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    hotkey = X11Hotkey(display, parse_chord(settings.hotkey, settings.hotkey_mode), settings.hotkey_mode, lambda c, t: loop.call_soon_threadsafe(post, c, t))
-    try:
-        await asyncio.to_thread(hotkey.start)
-    except HotkeyError as exc:
-        log.error("%s", exc)
-        return None
-    return hotkey

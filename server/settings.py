@@ -72,6 +72,8 @@ class Settings(BaseModel):
     """Built-in hotkey on X11 (`ctrl+alt+d`; double-tap: one modifier such as `alt_l`); None is off."""
     hotkey_mode: Literal["toggle", "push-to-talk", "double-tap"] = "toggle"
     """Toggle on each press, record while held, or toggle on a double tap of the key."""
+    hotkey_device: str | None = None
+    """Without X11 (Wayland): the evdev keyboard(s) to read, a path or glob; None is every keyboard."""
     sounds: bool = False
     """A short sound on start, stop and error (played before the microphone opens)."""
     sound_volume: float = Field(default=0.5, ge=0.0, le=1.0)
@@ -103,7 +105,7 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Logging verbosity on stderr."""
 
-    @field_validator("model", "initial_prompt", "input_device", "type_delay_ms", "remote", "remote_model", "api_key_file", "hotkey", "sound_start", "sound_stop", "sound_error", mode="before")
+    @field_validator("model", "initial_prompt", "input_device", "type_delay_ms", "remote", "remote_model", "api_key_file", "hotkey", "hotkey_device", "sound_start", "sound_stop", "sound_error", mode="before")
     @classmethod
     def _empty_is_unset(cls, v):
         # TOML and the environment have no null: an empty string means "not set".

@@ -120,3 +120,25 @@ def test_the_display_going_away_costs_the_key_not_the_server(sttd_factory, mic):
     srv.wait_log("went away; the hotkey is off")  # Xlib would have exit()ed the server
     assert srv.alive() and srv.status()["state"] == "idle"
     assert srv.client("shutdown").returncode == 0 and srv.wait_exit(5) == 0
+
+
+def test_evdev_on_wayland_double_tap_from_a_pipe_of_key_events(sttd_factory, mic, tmp_path):
+    import os
+
+    from tests.server.test_hotkey_evdev import ALT, recording, taps
+
+    fifo = tmp_path / "keyboard"
+    os.mkfifo(fifo)
+    env = {**audio_env(mic), "DISPLAY": None, "WAYLAND_DISPLAY": "wayland-none", "STT_HOTKEY": "alt_l", "STT_HOTKEY_MODE": "double-tap", "STT_HOTKEY_DEVICE": str(fifo)}
+    srv = sttd_factory(injector="none", env=env, wait="idle")
+    srv.wait_log(r"hotkey Alt_L \(double-tap\) on 1 evdev device")
+    events = Events(srv)
+    with open(fifo, "wb", buffering=0) as keyboard:
+        now = time.time()
+        keyboard.write(recording(*taps(ALT, now, now + 0.2)))
+        events.wait("recording_started", 1)
+        now = time.time()
+        keyboard.write(recording(*taps(ALT, now, now + 0.2, now + 0.4)))  # a triple tap toggles once
+        events.wait("recording_stopped", 1)
+        assert events.poll(1.0) == ["recording_started", "recording_stopped"]
+    assert status(srv)["state"] == "idle"

@@ -73,19 +73,27 @@ def test_a_held_modifier_or_a_chord_is_not_a_tap():
     assert taps(held, 0.0) == [] and [held.press(0.2), held.release(1.0)] == [None, None]
 
 
-def test_no_display_or_no_x_server_is_logged_and_the_server_runs_on(monkeypatch, caplog):
+def test_no_keyboard_or_no_x_server_is_logged_and_the_server_runs_on(monkeypatch, caplog, tmp_path):
     import asyncio
 
-    from stt_dictation.server.hotkey_x11 import start_hotkey
+    from stt_dictation.server.hotkey_listen import start_hotkey
 
     async def handle(_cmd):
         raise AssertionError("no command without a key")
 
-    settings = Settings(hotkey="ctrl+alt+d")
     monkeypatch.delenv("DISPLAY", raising=False)
-    assert asyncio.run(start_hotkey(settings, handle)) is None
-    assert "needs X11" in caplog.text
+    missing = Settings(hotkey="ctrl+alt+d", hotkey_device=str(tmp_path / "no-such-event*"))
+    assert asyncio.run(start_hotkey(missing, handle)) is None
+    assert "hotkey_device: no such device" in caplog.text
     monkeypatch.setenv("DISPLAY", ":987")  # no X server there
-    assert asyncio.run(start_hotkey(settings, handle)) is None
+    assert asyncio.run(start_hotkey(Settings(hotkey="ctrl+alt+d"), handle)) is None
     assert "cannot open X display ':987'" in caplog.text
     assert asyncio.run(start_hotkey(Settings(), handle)) is None  # off by default
+
+
+def test_backend_is_x11_only_in_an_x_session():
+    from stt_dictation.server.hotkey_listen import backend
+
+    assert backend({"DISPLAY": ":0"}) == "x11"
+    assert backend({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}) == "evdev"  # Xwayland: grabs see X windows only
+    assert backend({}) == "evdev"
