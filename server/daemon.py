@@ -68,6 +68,7 @@ class Daemon:
         transcriber.on_fault = self._on_backend_fault
         self.ledger = Ledger(settings.state_dir, bus)
         self.typist = Typist(injector, self.ledger, focus_guard=settings.focus_guard, on_error=self._on_inject_error, notify=self.notify)
+        self.typist.terminals = {c.lower() for c in settings.terminal_classes}  # never a spoken line break there
         self.pipeline = Pipeline(transcriber, self.ledger, self.typist, settings, on_fault=self._on_phrase_fault)
         self.recorder = Recorder(settings, bus, self.pipeline.on_event, self._on_audio_fault, microphone=microphone, segmenter=segmenter)
         self.sounds = Sounds(settings, self.recorder._lock)  # cues take turns with the microphone's PortAudio calls

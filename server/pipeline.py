@@ -19,12 +19,14 @@ import wave
 from dataclasses import dataclass
 from functools import partial
 
+from .commands_spoken import parse as parse_commands
 from .guard import judge, repeats
 from .injector import clean
 from .joiner import Amend, as_context, goes_on, join, tail
 from .ledger import Ledger
 from .recorder import Recording
 from .resilient import ResilientTranscriber
+from .said import CONTEXT_WAIT, JOIN_WAIT, Said, after, wait
 from .segmenter import Phrase, Retract, SegEvent, Speculate
 from .settings import Settings
 from .tasks import Tasks
@@ -33,27 +35,6 @@ from .typist import Ready, Typist
 from .wav import SAMPLE_RATE, read_wav
 
 log = logging.getLogger(__name__)
-
-CONTEXT_WAIT = 3.0
-"""Seconds a phrase waits for the one before it to be its context; then it is decoded alone."""
-JOIN_WAIT = 60.0
-"""Seconds a phrase waits for the one before it to be joined to it; then it only gets a space."""
-KEPT = 1000
-"""Characters of a recording's text kept for context and joining."""
-
-
-@dataclass(frozen=True)
-class Said:
-    """A recording's text so far, as typed, once a phrase of it is resolved."""
-
-    recording: int
-    window: str | None
-    text: str
-    last: int | None = None
-    """The number of the recording's last phrase that typed text, if any."""
-    last_text: str = ""
-    """That phrase's text, as the history has it."""
-
 
 @dataclass(frozen=True)
 class Text:
@@ -87,6 +68,7 @@ class Pipeline:
         self._replacements = settings.replacements
         self._context_chars = settings.context_chars
         self._leading = settings.leading_space
+        self._commands = settings.commands
         self._said: dict[int, asyncio.Future[Said]] = {}  # by phrase number, the last few
         self._spec_prompts: dict[asyncio.Future, str | None] = {}  # the context each speculative decode had
         self._last_recording: int | None = None
@@ -167,14 +149,27 @@ class Pipeline:
         amend: Amend | None = None
         try:
             await self._ledger.record(seq, rec.number, ph.audio, speech_end)
-            before = await _wait(prev, CONTEXT_WAIT) if self._context_chars else None
+            before = await wait(prev, CONTEXT_WAIT) if self._context_chars else None
             result, readback = await self._decode(rec, seq, ph, spec, self._context(rec, before))
             if result is None:  # cancelled while it waited for a retry
                 await self._ledger.unspool(seq, rec.number)
                 return
             out = to_text(result.segments, ph.speech_seconds, self._replacements)
+            said = parse_commands(out.typed) if self._commands and out.typed else None
+            if said is not None and (said.scratch or said.breaks):
+                before = before or await wait(prev, JOIN_WAIT)
+                same = before is not None and before.recording == rec.number and before.last is not None
+                if said.scratch:  # phrase 0 never was: with nothing of this recording typed, the typist says it is not done
+                    amend = Amend(before.last if same else 0, before.last_len if same else 0, "", plain="")
+                await self._ledger.set(seq, out.status, text=out.typed, note=f"spoken command: {out.typed}", transcribed_at=time.time())
+                self._typist.deliver(Ready(seq, rec.number, None, rec.window, amend, said.breaks))
+                delivered = True
+                await self._drop_audio(seq, rec.number)
+                return
+            if said is not None:
+                out = Text(said.text, said.text, out.status, out.reason)
             if out.typed:
-                before = before or await _wait(prev, JOIN_WAIT)
+                before = before or await wait(prev, JOIN_WAIT)
                 typed = self._joined(rec, before, first, out.typed)
                 if self._context_chars and before is not None and before.recording == rec.number and before.last is not None:
                     if goes_on(before.last_text, out.typed):  # the sentence goes on: its end mark becomes a comma
@@ -191,32 +186,11 @@ class Pipeline:
             if not delivered:
                 self._typist.deliver(Ready(seq, rec.number, None))
             if not mine.done():
-                mine.set_result(_said(rec, before, seq, typed, amend is not None))
+                mine.set_result(after(rec.number, rec.window, before, seq, typed, amend is not None))
 
     async def shutdown(self) -> None:
         """Cancel phrases still in flight (their audio stays in the spool)."""
         await self._tasks.cancel("server shutting down")
-
-
-def _said(rec: Recording, before: Said | None, seq: int, typed: str, amended: bool) -> Said:
-    """The recording's text after phrase `seq` typed `typed` (`amended`: the end mark before it erased)."""
-    same = before is not None and before.recording == rec.number
-    so_far = before.text if same else ""
-    if amended and so_far:
-        so_far = so_far.rstrip()[:-1]
-    if not typed:
-        return Said(rec.number, rec.window, so_far, before.last if same else None, before.last_text if same else "")
-    return Said(rec.number, rec.window, (so_far + typed)[-KEPT:], seq, typed.lstrip(", "))
-
-
-async def _wait(fut: asyncio.Future | None, timeout: float) -> Said | None:
-    """The previous phrase's Said within `timeout` seconds, else None."""
-    if fut is None:
-        return None
-    try:
-        return await asyncio.wait_for(asyncio.shield(fut), timeout)
-    except TimeoutError:
-        return None
 
 
 async def recover(ledger: Ledger, transcriber: ResilientTranscriber, replacements: dict[str, str]) -> int:

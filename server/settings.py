@@ -44,6 +44,8 @@ class Settings(BaseModel):
     """Characters of the recording's text so far given to the model as context; 0 decodes each phrase alone."""
     leading_space: Literal["auto", "always", "never"] = "auto"
     """Space before a recording's first phrase: `auto` when the last recording typed into the same window."""
+    commands: bool = False
+    """Spoken commands: "scratch that", "new line", "new paragraph", "comma", "period", "question mark"..."""
     beam_size: int = Field(default=1, ge=1, le=10)
     """Beam width; 1 is greedy, the fastest."""
     injector: InjectorName = "auto"

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from .injector import InjectError, Injector
 from .joiner import Amend
+from .desktop import detect
+from .window_class import TERMINALS, focused_class
 from .ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ class Ready:
     """Window focused when the recording started (focus guard)."""
     amend: Amend | None = None
     """A change to the end of the phrase typed before, made first (joiner.py); None for none."""
+    breaks: int = 0
+    """Line breaks after the text (spoken "new line"/"new paragraph"), never into a terminal."""
 
 
 class Typist:
@@ -61,6 +65,9 @@ class Typist:
         self._notify = notify
         self._last_recording: int | None = None
         self._last_typed: int | None = None  # the phrase last typed in full, if nothing came after it
+        self._broke_line = False  # the last thing typed was a line break
+        self.terminals = set(TERMINALS)
+        """Window classes that never get a line break (the daemon sets `terminal_classes`)."""
         self.held: list[Ready] = []
         self._lock = asyncio.Lock()  # serialises the consumer and `paste` on the keyboard
 
@@ -117,16 +124,24 @@ class Typist:
         if r.recording in self._cancelled:
             await self._ledger.set(r.seq, "cancelled", note="discarded by cancel")
             return
-        if not r.text:
+        if not r.text and r.amend is None and not r.breaks:
             return  # empty or filtered: already in the history with its reason
-        text = r.text  # joined already (pipeline, joiner.py): its leading space, if any, included
+        text = r.text or ""  # joined already (pipeline, joiner.py): its leading space, if any, included
         before = next((h for h in self.held if h.recording == r.recording), None)
         if before is not None:  # never type a phrase ahead of an earlier one of its recording
             await self._hold(r, text.strip(), f"phrase {before.seq} of this recording is held before it", quiet=True)
             return
         guard = self._focus_guard and r.window is not None
         if r.amend is not None:
-            text = await self._amend(r, guard)
+            text, done = await self._amend(r, guard)
+            if not done and not r.text:  # "scratch that" could not be done
+                await self._refuse(r, "scratch that: not done, something was typed after that phrase or focus moved")
+                return
+        if not text:
+            await self._line_breaks(r)
+            return
+        if self._broke_line:  # a new line starts with the word, not a space
+            text, self._broke_line = text.lstrip(" "), False
         await self._ledger.set(r.seq, "typing")
         # With the guard on, type in word-aligned chunks and look at the focus before
         # each: a window switch mid-phrase holds the rest instead of typing it there.
@@ -143,23 +158,51 @@ class Typist:
                 return
         self._last_recording = r.recording
         self._last_typed = r.seq
+        await self._line_breaks(r)
         plain = {"text": text.strip()} if text != r.text else {}  # the amend was not made: the history says what was typed
         await self._ledger.set(r.seq, "typed", typed_at=time.time(), **plain)
 
-    async def _amend(self, r: Ready, guard: bool) -> str:
-        """Erase the end of the phrase before (its history follows) and return r.text; or return the plain text where that is unsafe."""
+    async def _amend(self, r: Ready, guard: bool) -> tuple[str, bool]:
+        """Erase the end of the phrase before (its history follows): (r.text, True); or (the plain text, False) where that is unsafe."""
         a = r.amend
         assert a is not None
         if self._last_typed != a.seq or (guard and await self.injector.focused_window() not in (None, r.window)):
-            return a.plain  # something else was typed after it, or focus moved: never erase blind
+            return a.plain, False  # something else was typed after it, or focus moved: never erase blind
         try:
             for _ in range(a.chars):
                 await self.injector.press("backspace")
         except InjectError as exc:
             log.info("phrase %d: could not amend phrase %d (%s); typed as is", r.seq, a.seq, exc)
-            return a.plain
-        await self._ledger.set(a.seq, "typed", text=a.text)
-        return r.text or ""
+            return a.plain, False
+        await self._ledger.set(a.seq, "typed", text=a.text, **({} if a.text else {"note": f"taken back by phrase {r.seq} (scratch that)"}))
+        self._last_typed = None if not a.text else self._last_typed
+        return r.text or "", True
+
+    async def _line_breaks(self, r: Ready) -> None:
+        """Shift+Return `r.breaks` times where that cannot submit anything: a known window class that is no terminal."""
+        if not r.breaks:
+            return
+        cls = await focused_class(detect())
+        if cls is None or cls.lower() in self.terminals:
+            await self._refuse(r, f"new line: not typed into {cls or 'a window whose class cannot be read'} (it could submit)")
+            return
+        try:
+            for _ in range(r.breaks):
+                await self.injector.press("shift+return")
+        except InjectError as exc:
+            await self._refuse(r, f"new line: {exc}")
+            return
+        self._last_typed = None  # a line break is not a phrase: nothing before it may be amended
+        self._broke_line = True
+        await self._ledger.set(r.seq, "typed", typed_at=time.time())
+
+    async def _refuse(self, r: Ready, why: str) -> None:
+        """A spoken command that was not done: said in the history, `stt status` and a notification."""
+        log.info("phrase %d: %s", r.seq, why)
+        await self._ledger.set(r.seq, "failed", note=why)
+        self._on_error(why)
+        if self._notify is not None:
+            await self._notify("stt: command not done", why)
 
     async def _hold(self, r: Ready, rest: str, why: str, quiet: bool = False) -> None:
         self.held.append(Ready(r.seq, r.recording, rest, r.window))

@@ -1,0 +1,51 @@
+"""The recording's text so far, as typed: what each phrase waits for (bounded) to be decoded and joined after."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+CONTEXT_WAIT = 3.0
+"""Seconds a phrase waits for the one before it to be its context; then it is decoded alone."""
+JOIN_WAIT = 60.0
+"""Seconds a phrase waits for the one before it to be joined to it; then it only gets a space."""
+KEPT = 1000
+"""Characters of a recording's text kept for context and joining."""
+
+
+@dataclass(frozen=True)
+class Said:
+    """A recording's text so far, as typed, once a phrase of it is resolved."""
+
+    recording: int
+    window: str | None
+    text: str
+    last: int | None = None
+    """The number of the recording's last phrase that typed text, if any."""
+    last_text: str = ""
+    """That phrase's text, as the history has it."""
+    last_len: int = 0
+    """How many characters that phrase put on the screen (its leading space included)."""
+
+
+def after(number: int, window: str | None, before: Said | None, seq: int, typed: str, amended: bool) -> Said:
+    """The recording's text after phrase `seq` typed `typed` (`amended`: the end mark before it erased)."""
+    same = before is not None and before.recording == number
+    so_far = before.text if same else ""
+    if amended and not typed and same and before.last_len:  # scratch that: the last phrase is gone
+        return Said(number, window, so_far[: -before.last_len])
+    if amended and so_far:
+        so_far = so_far.rstrip()[:-1]
+    if not typed:
+        return Said(number, window, so_far, before.last if same else None, before.last_text if same else "")
+    return Said(number, window, (so_far + typed)[-KEPT:], seq, typed.lstrip(", "), len(typed))
+
+
+async def wait(fut: asyncio.Future | None, timeout: float) -> Said | None:
+    """The previous phrase's Said within `timeout` seconds, else None."""
+    if fut is None:
+        return None
+    try:
+        return await asyncio.wait_for(asyncio.shield(fut), timeout)
+    except TimeoutError:
+        return None
