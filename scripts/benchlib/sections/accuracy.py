@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import json
+import re
 
 from .. import offline
 from ..common import BenchError, Row, SectionResult, log, pc
 from ..rig import Rig
 
-from tests.support.speech import wer
+from tests.support.speech import edit_distance, normalise, wer
+
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]”’»]*$")
+
+
+def form_disagreement(offline_texts: list[str], live_texts: list[str]) -> float:
+    """Edits over offline tokens with case and punctuation kept (whitespace tokens: "Americans," is not "Americans.")."""
+    edits = tokens = 0
+    for off, lv in zip(offline_texts, live_texts, strict=True):
+        edits += edit_distance(off.split(), lv.split())
+        tokens += len(off.split())
+    return edits / max(tokens, 1)
+
+
+def word_disagreement(offline_texts: list[str], live_texts: list[str]) -> float:
+    """The same with both normalised (lower case, no punctuation): the words alone."""
+    edits = tokens = 0
+    for off, lv in zip(offline_texts, live_texts, strict=True):
+        edits += edit_distance(normalise(off), normalise(lv))
+        tokens += len(normalise(off))
+    return edits / max(tokens, 1)
+
+
+def sentence_ends(text: str) -> int:
+    """Tokens that end a sentence (a terminal mark, maybe inside closing quotes)."""
+    return sum(1 for t in text.split() if _SENTENCE_END.search(t))
 
 
 def run(rig: Rig, clips, live: dict, analyses: list[offline.ClipAnalysis] | None = None) -> SectionResult:
@@ -38,6 +64,12 @@ def run(rig: Rig, clips, live: dict, analyses: list[offline.ClipAnalysis] | None
             for c, hl, ho in zip(clips, hyps_live, hyps_off)
         ],
     }
+    form = form_disagreement(hyps_off, hyps_live)
+    words = word_disagreement(hyps_off, hyps_live)
+    ends_live, ends_off = sum(map(sentence_ends, hyps_live)), sum(map(sentence_ends, hyps_off))
+    res.data.update(form_disagreement=form, word_disagreement=words, sentence_ends_live=ends_live, sentence_ends_offline=ends_off)
+    for row, hl, ho in zip(res.data["per_clip"], hyps_live, hyps_off):
+        row.update(form_disagreement=form_disagreement([ho], [hl]), sentence_ends_live=sentence_ends(hl), sentence_ends_offline=sentence_ends(ho))
     ref_extra = ""
     if extra:
         ref_extra = (
@@ -51,6 +83,14 @@ def run(rig: Rig, clips, live: dict, analyses: list[offline.ClipAnalysis] | None
             f"offline `stt transcribe` (same model, VAD-chunked) {pc(w_off)}; difference {diff:+.1f} points" + ref_extra,
             "within 2 points of offline",
             diff <= 2.0,
+        ),
+        Row(
+            "4 Accuracy",
+            f"Form: tokens where the live text differs from `stt transcribe` counting case and punctuation, {len(clips)} clips",
+            f"**{pc(form)}**",
+            f"the words alone (both normalised) {pc(words)}; sentence ends live {ends_live}, offline {ends_off}; WER live {pc(w_live)}",
+            "under 1.5%, WER no worse",
+            form < 0.015,
         ),
         Row(
             "4 Accuracy",
