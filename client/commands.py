@@ -193,7 +193,7 @@ def transcribe(rest: list[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = ["toggle", "start", "stop", "cancel", "status", "tail", "history", "transcribe", "paste", "shutdown", "completion", "doctor"]
+COMMANDS = ["toggle", "start", "stop", "cancel", "status", "tail", "history", "transcribe", "paste", "shutdown", "completion", "doctor", "tray"]
 OPTIONS = {
     "status": ["--json", "--format", "--watch"],
     "tail": ["--json", "-n"],

@@ -84,6 +84,8 @@ async def copy(text: str) -> None:
         await asyncio.wait_for(proc.communicate(text.encode()), 5.0)
     except TimeoutError:
         log.warning("%s did not take the text within 5 s", argv[0])
+        return
+    log.debug("copied %d characters with %s (exit %s)", len(text), argv[0], proc.returncode)
 
 
 class Tray:
@@ -115,6 +117,7 @@ class Tray:
         self.menu.set(menu_items(self.status, self._recent()))
 
     def _click(self, item_id: int) -> None:
+        log.debug("menu item %d clicked", item_id)
         if item_id == TOGGLE:
             self._command("toggle")
         elif item_id == CANCEL:

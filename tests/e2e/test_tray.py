@@ -67,3 +67,32 @@ def test_tray_follows_start_stop_a_mic_fault_and_a_restart(sttd_factory, mic, tm
 
     with SessionBus(tmp_path) as bus:
         asyncio.run(scenario(bus))
+
+
+def test_a_recent_transcript_click_copies_it(sttd_factory, mic, display, tmp_path, socket_name):
+    import subprocess
+
+    from tests.support.devices import child_env
+    from tests.support.dictation import dictate, history
+
+    async def scenario(bus: SessionBus) -> None:
+        srv = await asyncio.to_thread(sttd_factory, socket_name=socket_name, injector="none", env=audio_env(mic), wait="idle")
+        await asyncio.to_thread(dictate, srv, mic, JFK)
+        text = [e["text"] for e in await asyncio.to_thread(history, srv) if e["text"]][-1]
+        env = base_env(socket_name, extra={"DBUS_SESSION_BUS_ADDRESS": bus.address, "DISPLAY": display.env["DISPLAY"], "WAYLAND_DISPLAY": None, "STT_TRAY_LOG": "debug"})
+        async with Panel(bus.address) as panel:
+            with Process([*CLIENT_CMD, "tray"], tmp_path / "tray.log", env, REPO):
+                name = await panel.wait_item()
+                await panel.wait_props(name, lambda p: p["IconName"] == "audio-input-microphone", what="idle")
+                recent = {label: props for label, (_, props) in (await panel.menu(name)).items() if label and label[:20] in text}
+                assert recent, await panel.menu(name)
+                await panel.click(name, next(iter(recent)))
+                for _ in range(50):
+                    got = subprocess.run(["xclip", "-selection", "clipboard", "-o"], env=child_env(display), capture_output=True, text=True, timeout=5)
+                    if got.stdout:
+                        break
+                    await asyncio.sleep(0.1)
+                assert got.stdout == text
+
+    with SessionBus(tmp_path) as bus:
+        asyncio.run(scenario(bus))
