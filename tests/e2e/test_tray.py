@@ -96,3 +96,27 @@ def test_a_recent_transcript_click_copies_it(sttd_factory, mic, display, tmp_pat
 
     with SessionBus(tmp_path) as bus:
         asyncio.run(scenario(bus))
+
+
+def test_phrases_still_being_transcribed_show_as_transcribing(sttd_factory, mic, tmp_path, socket_name):
+    import json
+
+    from tests.support.dictation import start_recording
+
+    async def scenario(bus: SessionBus) -> None:
+        env = {**audio_env(mic), "STT_TEST_TRANSCRIBE_DELAYS": json.dumps({"1": 14.0})}  # phrase 1 (and all behind it) done ~4 s after the stop
+        srv = await asyncio.to_thread(sttd_factory, socket_name=socket_name, injector="none", env=env, wait="idle")
+        tray_env = base_env(socket_name, extra={"DBUS_SESSION_BUS_ADDRESS": bus.address})
+        async with Panel(bus.address) as panel:
+            with Process([*CLIENT_CMD, "tray"], tmp_path / "tray.log", tray_env, REPO):
+                name = await panel.wait_item()
+                await asyncio.to_thread(start_recording, srv)
+                await asyncio.to_thread(mic.play, JFK)
+                await asyncio.to_thread(mic.play_silence, 1.0)
+                assert (await asyncio.to_thread(srv.client, "stop")).returncode == 0
+                p = await panel.wait_props(name, lambda p: p["IconName"] == "view-refresh", what="transcribing")
+                assert p["Status"] == "Active" and p["ToolTip"][3].startswith("transcribing ")
+                await panel.wait_props(name, lambda p: p["IconName"] == "audio-input-microphone", timeout=60, what="idle once typed")
+
+    with SessionBus(tmp_path) as bus:
+        asyncio.run(scenario(bus))
