@@ -52,15 +52,15 @@ async def start_hotkey(settings, handle: Callable[..., Awaitable]) -> X11Hotkey 
     def from_thread(command: str, pressed: float) -> None:
         loop.call_soon_threadsafe(post, command, pressed)
 
-    chord = parse_chord(settings.hotkey, settings.hotkey_mode)
     try:
+        chord = parse_chord(settings.hotkey, settings.hotkey_mode)
         if backend() == "x11":
             hotkey: X11Hotkey | EvdevHotkey = X11Hotkey(os.environ["DISPLAY"], chord, settings.hotkey_mode, from_thread)
         else:
             devices = sorted(glob.glob(os.path.expanduser(settings.hotkey_device))) if settings.hotkey_device else None
             hotkey = EvdevHotkey(chord, settings.hotkey_mode, from_thread, devices)
         await asyncio.to_thread(hotkey.start)
-    except HotkeyError as exc:
+    except (HotkeyError, ValueError) as exc:
         log.error("%s", exc)
         return None
     return hotkey

@@ -70,10 +70,10 @@ class Settings(BaseModel):
     """Desktop notifications through notify-send."""
     focus_guard: bool = True
     """Hold a phrase instead of typing it when focus moved to another window."""
-    hotkey: str | None = None
-    """Built-in hotkey on X11 (`ctrl+alt+d`; double-tap: one modifier such as `alt_l`); None is off."""
     hotkey_mode: Literal["toggle", "push-to-talk", "double-tap"] = "toggle"
     """Toggle on each press, record while held, or toggle on a double tap of the key."""
+    hotkey: str | None = None
+    """Built-in hotkey (`ctrl+alt+d`; double-tap: one modifier such as `alt_l`); None is off. After its mode, which checks it."""
     hotkey_device: str | None = None
     """Without X11 (Wayland): the evdev keyboard(s) to read, a path or glob; None is every keyboard."""
     sounds: bool = False
@@ -113,13 +113,13 @@ class Settings(BaseModel):
         # TOML and the environment have no null: an empty string means "not set".
         return None if v == "" else v
 
-    @field_validator("hotkey_mode")
+    @field_validator("hotkey")
     @classmethod
-    def _hotkey(cls, v: str, info):
-        if info.data.get("hotkey"):
+    def _hotkey(cls, v: str | None, info):
+        if v is not None:
             from .hotkey import parse_chord
 
-            parse_chord(info.data["hotkey"], v)  # its ValueError names what is wrong
+            parse_chord(v, info.data.get("hotkey_mode", "toggle"))  # its ValueError names what is wrong
         return v
 
     @field_validator("api_key_file", "state_dir", "sound_start", "sound_stop", "sound_error")

@@ -97,3 +97,13 @@ def test_backend_is_x11_only_in_an_x_session():
     assert backend({"DISPLAY": ":0"}) == "x11"
     assert backend({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}) == "evdev"  # Xwayland: grabs see X windows only
     assert backend({}) == "evdev"
+
+
+def test_a_bad_hotkey_in_the_configuration_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+
+    from tests.support.env import PYTHON, REPO, base_env, unique_socket_name
+
+    env = base_env(unique_socket_name(), extra={"STT_HOTKEY": "ctrl+alt", "XDG_CONFIG_HOME": str(tmp_path)})
+    r = subprocess.run([PYTHON, "-m", "stt_dictation.server", "--print-config"], cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "ends in a modifier" in r.stderr and "from STT_HOTKEY" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r
