@@ -118,7 +118,7 @@ class Pipeline:
         if before is not None and before.recording == rec.number:
             return join(before.text, text)
         if first and before is not None and self._leading == "auto" and rec.window is not None and before.window == rec.window:
-            return join(before.text, text, space=bool(before.text))  # dictation goes on where the last recording typed
+            return join(None, text, space=bool(before.text))  # goes on where the last recording typed; its case is the model's
         return join(None, text, space=self._leading == "always" or not first)
 
     async def _decode(self, rec: Recording, seq: int, ph: Phrase, spec: tuple, prompt: str | None) -> tuple[Transcript | None, str | None]:

@@ -227,8 +227,8 @@ def test_the_first_phrase_of_a_recording_follows_leading_space(tmp_path):
     async def main():
         assert await dictate("never", ("w1", "w1")) == ["Hello there", "And more."]
         assert await dictate("always", ("w1", "w2")) == [" Hello there", " And more."]
-        # auto: a space (and the sentence goes on) only where the last recording typed into the same window
-        assert await dictate("auto", ("w1", "w1")) == ["Hello there", " and more."]
+        # auto: a space only where the last recording typed into the same window; the case stays the model's
+        assert await dictate("auto", ("w1", "w1")) == ["Hello there", " And more."]
         assert await dictate("auto", ("w1", "w2")) == ["Hello there", "And more."]
 
     run(main())
