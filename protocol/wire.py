@@ -47,9 +47,11 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 """`sttd`: bad option, configuration or environment."""
 EXIT_RUNNING = 3
-"""`sttd`: another sttd already serves this socket."""
+"""`sttd`: another sttd already serves this socket, or uses this state directory."""
 EXIT_MODEL = 4
 """`sttd`: the model failed to load."""
+EXIT_STATE = 5
+"""`sttd`: the state directory cannot be used (not a directory, not writable, its journal cannot be opened)."""
 
 
 # --- the control socket ---------------------------------------------------------------

@@ -4,8 +4,9 @@ Exit codes (also in README):
   0  clean shutdown
   1  unexpected failure
   2  bad option, configuration or environment
-  3  another sttd already serves this socket (its PID is printed)
+  3  another sttd already serves this socket or uses this state directory (its PID is printed)
   4  the model failed to load
+  5  the state directory cannot be used (not a directory, not writable)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..protocol.wire import EXIT_CONFIG, EXIT_FAILURE, EXIT_MODEL, EXIT_OK, EXIT_RUNNING
+from ..protocol.wire import EXIT_CONFIG, EXIT_FAILURE, EXIT_MODEL, EXIT_OK, EXIT_RUNNING, EXIT_STATE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  STT_SOCKET=stt-test sttd      a second, independent profile\n"
             "  sttd --remote tcp://whisper.lan:10300           a Wyoming server (wyoming-faster-whisper)\n"
             "  STT_API_KEY=... sttd --remote https://api.openai.com/v1   an OpenAI-compatible endpoint\n\n"
-            "exit codes: 0 clean, 1 failure, 2 bad option/config, 3 already running, 4 model failed to load"
+            "exit codes: 0 clean, 1 failure, 2 bad option/config, 3 already running, 4 model failed to load,\n"
+            "            5 state directory unusable"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -86,10 +88,17 @@ def main(argv: list[str] | None = None) -> int:
         print(list_devices())
         return EXIT_OK
     if args.print_config or args.install_service:
+        from ..protocol.wire import socket_address
+
         from .config import ConfigError, render
 
         try:
-            loaded = load_settings(args)
+            address = socket_address()  # the profile decides the state directory
+        except ValueError as exc:
+            print(f"sttd: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            loaded = load_settings(args, address)
         except ConfigError as exc:
             for line in exc.lines:
                 print(f"sttd: {line}", file=sys.stderr)
@@ -134,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines:
             print(f"sttd: {line}", file=sys.stderr)
         return EXIT_CONFIG
+    from .state import StateDirBusy, StateDirError, claim as claim_state_dir
+
+    try:
+        state_warning = claim_state_dir(settings.state_dir)  # held until the process exits
+    except (StateDirBusy, StateDirError) as exc:
+        print(f"sttd: {exc}", file=sys.stderr)
+        return EXIT_RUNNING if isinstance(exc, StateDirBusy) else EXIT_STATE
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -164,12 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         resilient = ResilientTranscriber(transcriber, settings)  # retry, backoff, fallback
     log = logging.getLogger(__name__)
+    if state_warning:
+        log.warning("%s", state_warning)
     try:
         uvloop.run(serve(settings, sock, resilient, injector))
         code = EXIT_OK
+    except StateDirError as exc:  # the journal could not be opened
+        print(f"sttd: {exc}", file=sys.stderr)
+        code = EXIT_STATE
     except ModelLoadError as exc:
         log.error("%s", exc)
-        code = EXIT_MODEL
+        code = getattr(exc, "exit_code", EXIT_MODEL)  # a bad API key is configuration (2)
     except Exception as exc:
         log.error("start-up failed", exc_info=exc)
         code = EXIT_FAILURE

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..protocol.messages import HistoryEntry, PhraseStatus
+
+from .state import StateDirError, unusable
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +51,49 @@ class History:
         self._db: sqlite3.Connection | None = None
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open the journal; a damaged one is moved aside and a new one started, an unusable place is StateDirError."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._db = self._connect()
+            except sqlite3.DatabaseError as exc:
+                if _code(exc) not in DAMAGED:
+                    raise
+                aside = self._set_aside()
+                log.warning("the journal %s is damaged (%s): moved it to %s and started a new one", self.path, exc, aside.name)
+                self._db = self._connect()
+        except OSError as exc:
+            raise unusable(self.path.parent, exc) from None
+        except sqlite3.DatabaseError as exc:
+            raise StateDirError(f"cannot open the journal {self.path}: {exc}; check the state directory (state_dir)") from None
+
+    def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")  # fsync on every commit: a transcript is never lost
-        db.execute("PRAGMA busy_timeout=5000")
-        db.executescript(_SCHEMA)
-        self._db = db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # fsync on every commit: a transcript is never lost
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA)
+            problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise Damaged("; ".join(problems))
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _set_aside(self) -> Path:
+        """Rename the damaged journal (and its WAL) to history.sqlite3.corrupt-<time>, kept for a person."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside, n = self.path.with_name(f"{self.path.name}.corrupt-{stamp}"), 1
+        while aside.exists():
+            aside, n = self.path.with_name(f"{self.path.name}.corrupt-{stamp}.{n}"), n + 1
+        os.replace(self.path, aside)
+        for suffix in ("-wal", "-shm"):
+            extra = self.path.with_name(self.path.name + suffix)
+            if extra.exists():
+                os.replace(extra, aside.with_name(aside.name + suffix))
+        return aside
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -139,6 +178,20 @@ class History:
             return cur.rowcount
 
         return await self._run(q)
+
+
+class Damaged(sqlite3.DatabaseError):
+    """The integrity check found problems."""
+
+    sqlite_errorcode = 11  # SQLITE_CORRUPT
+
+
+DAMAGED = frozenset({11, 26})
+"""SQLite's primary codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB."""
+
+
+def _code(exc: sqlite3.DatabaseError) -> int:
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
 
 
 def _entry(row) -> HistoryEntry:

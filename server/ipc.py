@@ -33,6 +33,8 @@ WRITE_TIMEOUT = 5.0
 READ_CHUNK = 16 * 1024
 SUBSCRIBER_INPUT_LIMIT = 64 * 1024
 """Bytes a `tail` subscriber may send (it has nothing to say) before it is dropped."""
+MAX_CONNECTIONS = 256
+"""Connections served at once; one more is answered `busy` and closed at once (no task, no buffer)."""
 REFUSAL_LOG_INTERVAL = 10.0
 """Seconds between log lines about refused peers of one uid; a loop of them must not flood the log."""
 
@@ -153,6 +155,12 @@ class ControlServer:
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # A plain callback (not a coroutine) lets us create and track exactly one task.
+        if len(self._tasks) >= MAX_CONNECTIONS:
+            pid, uid, _ = peer_credentials(writer.get_extra_info("socket"))
+            self._log_refusal(pid, uid, why := f"{MAX_CONNECTIONS} connections are open already; try again")
+            writer.write(encode(ErrorReply(code=ErrorCode.BUSY, message=why)))
+            writer.close()  # the reply is flushed first
+            return
         t = asyncio.get_running_loop().create_task(self._serve(reader, writer))
         self._tasks.add(t)
         self._writers.add(writer)

@@ -8,6 +8,7 @@ publishes a phrase event, so the journal and what `stt tail` shows cannot drift.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 QUIET: frozenset[str] = frozenset({"typing"})
 """Statuses journaled but not announced: `typing` is a write-ahead mark on the way to
 the keyboard, followed at once by `typed`, `held` or `failed`, which are announced."""
+
+SETTLED: frozenset[str] = frozenset({"transcribed", "typing", "typed", "held", "empty", "filtered", "cancelled", "recovered", "interrupted"})
+"""Statuses that hold a phrase's outcome: spooled audio of such a phrase is only left over."""
 
 
 class Ledger:
@@ -62,9 +66,13 @@ class Ledger:
         return self.spool.pending()
 
     async def record(self, seq: int, recording: int, audio: np.ndarray, speech_end: float | None) -> None:
-        """A new phrase: journal it as `recorded` and keep its audio until its transcript is safe."""
-        await self.history.add(seq, recording, len(audio) / SAMPLE_RATE, speech_end)
-        await self.spool.write(seq, recording, audio)
+        """A new phrase: journal it as `recorded` and keep its audio until its transcript is safe.
+
+        The audio is written even when the journal fails; the first failure is raised."""
+        try:
+            await self.history.add(seq, recording, len(audio) / SAMPLE_RATE, speech_end)
+        finally:
+            await self.spool.write(seq, recording, audio)
 
     async def note(self, seq: int, note: str) -> None:
         """Attach a note (a failed try, say) without changing the status."""
@@ -83,6 +91,36 @@ class Ledger:
     async def unspool(self, seq: int, recording: int) -> None:
         """Forget a phrase's audio: its transcript is in the journal, or it was discarded."""
         await self.spool.remove(seq, recording)
+
+    async def failed(self, seq: int, recording: int, audio: np.ndarray, speech_end: float | None, why: str) -> str:
+        """A phrase that could not be carried to text: keep its audio (written again if it is not
+        in the spool yet) and journal it as `failed`; return the note, which names the audio file."""
+        path = self.spool.path_for(seq, recording)
+        try:
+            if not path.exists():
+                await self.spool.write(seq, recording, audio)
+            note = f"{why}; its audio is kept in {path}"
+        except Exception as exc:  # noqa: BLE001 - the phrase is reported either way
+            note = f"{why}; its audio could not be kept either ({type(exc).__name__}: {exc})"
+        await self.history.add(seq, recording, len(audio) / SAMPLE_RATE, speech_end)
+        await self.set(seq, "failed", note=note)
+        return note
+
+    async def holds_text(self, item: Spooled) -> bool:
+        """Whether the journal already has this spooled phrase's outcome (its audio is then only left over)."""
+        entry = await self.history.get(item.seq)
+        if entry is None or entry.recording != item.recording:
+            return False
+        return entry.status in SETTLED or (entry.status == "failed" and bool(entry.text))
+
+    async def unreadable(self, item: Spooled, why: str) -> Path:
+        """Spooled audio that cannot be read: move it aside (kept) and journal the phrase as `unreadable`."""
+        aside = await asyncio.to_thread(self.spool.set_aside, item)
+        note = f"its spooled audio cannot be read ({why}); moved to {aside}"
+        log.warning("phrase %d: %s", item.seq, note)
+        await self.history.add(item.seq, item.recording, 0.0, None)
+        await self.set(item.seq, "unreadable", note=note)
+        return aside
 
     async def recovered(self, item: Spooled, audio_seconds: float, text: str, note: str) -> None:
         """A phrase a crash left in the spool, transcribed now: journal it as `recovered`, drop its audio."""

@@ -17,6 +17,8 @@ import numpy as np
 from .remote_base import PROBE_TIMEOUT, RemoteTranscriber
 from .remote_uri import RemoteTarget
 from .settings import Settings
+from ..protocol.wire import EXIT_CONFIG
+
 from .transcript import ModelLoadError, TranscribeError, full_prompt
 from .wav import wav_bytes
 
@@ -26,6 +28,12 @@ API_KEY_ENV = "STT_API_KEY"
 """Environment variable holding the bearer key for an OpenAI-compatible server."""
 DEFAULT_OPENAI_MODEL = "whisper-1"
 """The `model` field sent to an OpenAI-compatible server when none is configured."""
+
+
+class ApiKeyError(ModelLoadError):
+    """The API key cannot be used (missing file, empty, a character no HTTP header carries): configuration, exit 2."""
+
+    exit_code = EXIT_CONFIG
 
 
 class OpenAITranscriber(RemoteTranscriber):
@@ -58,7 +66,7 @@ class OpenAITranscriber(RemoteTranscriber):
         if self._key_read:
             return
         env_key = os.environ.get(API_KEY_ENV, "").strip() or None
-        key = None
+        key, where = None, API_KEY_ENV
         if self.api_key_file:
             path = os.path.expanduser(self.api_key_file)
             try:
@@ -66,17 +74,23 @@ class OpenAITranscriber(RemoteTranscriber):
                     key = f.read().strip()
                 mode = os.stat(path).st_mode
             except (OSError, UnicodeDecodeError) as exc:
-                raise ModelLoadError(f"cannot read the API key file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+                raise ApiKeyError(f"cannot read the API key file {path}: {getattr(exc, 'strerror', None) or exc}") from None
             if not key:
-                raise ModelLoadError(f"the API key file {path} is empty")
+                raise ApiKeyError(f"the API key file {path} is empty")
+            where = f"the key file {path}"
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 log.warning("the API key file %s is readable by other users: chmod 600 it", path)
             if env_key and env_key != key:
                 log.warning("both %s and an API key file are set; using the key file", API_KEY_ENV)
         else:
             key = env_key
-        if key and any(c in key for c in "\r\n\0"):
-            raise ModelLoadError("the API key contains a line break or NUL; check the key file or " + API_KEY_ENV)
+        # An HTTP header carries printable ASCII only; say where the bad character is, never the key.
+        bad = next((i for i, c in enumerate(key or "") if not (c.isascii() and c.isprintable())), None)
+        if key and bad is not None:
+            raise ApiKeyError(
+                f"the API key in {where} has a character an HTTP header cannot carry "
+                f"(character {bad + 1} of {len(key)} is U+{ord(key[bad]):04X}): keys are printable ASCII"
+            )
         self._key = key
         self._key_read = True
 

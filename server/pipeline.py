@@ -7,7 +7,9 @@ spoken order. A pause that may end a phrase starts a speculative decode of the
 same samples, so usually only the pause stands between speech and text.
 Each phrase is decoded with the text said before it in the same recording as the
 prompt (context), and joined to it (joiner.py): phrase n waits, bounded, for phrase
-n-1's text. Crash recovery (`recover`) uses the same `to_text`, and never types.
+n-1's text. Crash recovery (recovery.py) uses the same `to_text`, and never types.
+Anything but a cancel that goes wrong on the way marks the phrase `failed` with the
+reason, its audio kept in the spool, and reports a fault; later phrases go on.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+
+import numpy as np
 
 from .commands_spoken import parse as parse_commands
 from .guard import judge, repeats
@@ -30,9 +34,9 @@ from .said import CONTEXT_WAIT, JOIN_WAIT, Said, after, wait
 from .segmenter import Phrase, Retract, SegEvent, Speculate
 from .settings import Settings
 from .tasks import Tasks
-from .transcript import SegmentScore, TranscribeError, Transcript
+from .transcript import SegmentScore, Transcript
 from .typist import Ready, Typist
-from .wav import SAMPLE_RATE, read_wav
+from .wav import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,12 @@ def to_text(segments: list[SegmentScore], speech_seconds: float, replacements: d
 class Pipeline:
     """Numbers phrases and carries each from audio to the typist; many phrases run at once."""
 
-    def __init__(self, transcriber: ResilientTranscriber, ledger: Ledger, typist: Typist, settings: Settings) -> None:
+    def __init__(
+        self, transcriber: ResilientTranscriber, ledger: Ledger, typist: Typist, settings: Settings,
+        on_fault: Callable[[str | None], None] = lambda message: None,
+    ) -> None:  # fmt: skip
+        """`on_fault` hears why a phrase failed or could not be spooled, and None after a phrase that went through."""
+        self._on_fault = on_fault
         self._transcriber = transcriber
         self._ledger = ledger
         self._typist = typist
@@ -148,11 +157,11 @@ class Pipeline:
         typed = ""
         amend: Amend | None = None
         try:
-            await self._ledger.record(seq, rec.number, ph.audio, speech_end)
+            kept = await self._keep(seq, rec.number, ph.audio, speech_end)
             before = await wait(prev, CONTEXT_WAIT) if self._context_chars else None
             result, readback = await self._decode(rec, seq, ph, spec, self._context(rec, before))
             if result is None:  # cancelled while it waited for a retry
-                await self._ledger.unspool(seq, rec.number)
+                await self._drop_audio(seq, rec.number)
                 return
             out = to_text(result.segments, ph.speech_seconds, self._replacements)
             said = parse_commands(out.typed) if self._commands and out.typed else None
@@ -181,32 +190,61 @@ class Pipeline:
             # The transcript is durable now: hand it to the typist, then drop the audio.
             self._typist.deliver(Ready(seq, rec.number, typed or None, rec.window, amend))
             delivered = True
-            await self._ledger.unspool(seq, rec.number)
+            if kept:
+                self._on_fault(None)
+            await self._drop_audio(seq, rec.number)
+        except Exception as exc:  # anything but a cancel: the phrase is failed, never dropped unseen
+            typed, amend = "", None
+            await self._failed(seq, rec.number, ph, speech_end, exc)
         finally:
             if not delivered:
                 self._typist.deliver(Ready(seq, rec.number, None))
             if not mine.done():
                 mine.set_result(after(rec.number, rec.window, before, seq, typed, amend is not None))
 
+    def discard(self, rec: Recording) -> bool:
+        """`cancel` after `stop`: what of `rec` is not typed yet is discarded (each phrase marked
+        `cancelled` in its turn, retries stopped, the tail not cut); False when nothing is left."""
+        if rec.cancelled or not (self._typist.pending or (rec.task is not None and not rec.task.done())):
+            return False
+        rec.cancelled = True  # the recorder cuts no more phrases of it, retries stop
+        self._typist.cancel_recording(rec.number)
+        return True
+
+    async def _keep(self, seq: int, recording: int, audio: np.ndarray, speech_end: float) -> bool:
+        """Journal and spool a phrase; True when both worked. A failure is a fault, and the phrase
+        goes on (it may still be typed; a later failure writes its audio again)."""
+        try:
+            await self._ledger.record(seq, recording, audio, speech_end)
+            return True
+        except Exception as exc:
+            message = f"phrase {seq} could not be kept safe ({_why(exc)}); transcribing it anyway"
+            log.error("%s", message)
+            self._on_fault(message)
+            return False
+
+    async def _drop_audio(self, seq: int, recording: int) -> None:
+        """Forget a resolved phrase's audio; a file left over is only cleaned at the next start."""
+        try:
+            await self._ledger.unspool(seq, recording)
+        except Exception as exc:
+            log.warning("phrase %d: could not remove its spooled audio: %s", seq, _why(exc))
+
+    async def _failed(self, seq: int, recording: int, ph: Phrase, speech_end: float, exc: Exception) -> None:
+        """Mark a phrase `failed` with the reason, its audio kept in the spool, and report the fault."""
+        why = f"phrase {seq} failed: {_why(exc)}"
+        log.error("%s", why, exc_info=exc)
+        try:
+            message = await self._ledger.failed(seq, recording, ph.audio, speech_end, why)
+        except Exception as again:
+            message = f"{why}; the journal cannot record it either ({_why(again)})"
+            log.error("%s", message)
+        self._on_fault(message)
+
     async def shutdown(self) -> None:
         """Cancel phrases still in flight (their audio stays in the spool)."""
         await self._tasks.cancel("server shutting down")
 
 
-async def recover(ledger: Ledger, transcriber: ResilientTranscriber, replacements: dict[str, str]) -> int:
-    """Transcribe phrases a crash left in the spool into the journal; never type them. Return how many."""
-    done = 0
-    for item in ledger.spooled():
-        try:
-            audio = await asyncio.to_thread(read_wav, item.path)
-            result = await transcriber.transcribe(audio)
-        except (TranscribeError, OSError, EOFError, ValueError, wave.Error) as exc:  # left in the spool, tried again next start
-            log.warning("could not recover spooled phrase %d: %s", item.seq, exc)
-            continue
-        seconds = len(audio) / SAMPLE_RATE
-        out = to_text(result.segments, seconds, replacements)
-        note = "recovered from the spool after a crash; not typed" + (f" (guard: {out.reason})" if out.reason else "")
-        await ledger.recovered(item, seconds, out.stored, note)
-        log.info("recovered phrase %d from the spool", item.seq)
-        done += 1
-    return done
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -13,7 +13,7 @@ TRAY_DESKTOP_NAME = "stt-tray.desktop"
 
 
 def unit_text(exec_path: str, config: Path | None = None) -> str:
-    """The unit: restart on failure, but never loop on a bad config, a second instance or a missing model."""
+    """The unit: restart on failure, but never loop on a bad config, a second instance, a missing model or an unusable state directory."""
     cmd = exec_path + (f" --config {config}" if config else "")
     return f"""[Unit]
 Description=stt dictation daemon (speech to text into the focused window)
@@ -26,8 +26,9 @@ Type=simple
 ExecStart={cmd}
 Restart=on-failure
 RestartSec=2
-# 2: bad configuration, 3: already running, 4: model failed to load. Restarting cannot fix these.
-RestartPreventExitStatus=2 3 4
+# 2: bad configuration, 3: already running, 4: model failed to load, 5: state directory unusable.
+# Restarting cannot fix these.
+RestartPreventExitStatus=2 3 4 5
 # Logs go to the journal through stderr: journalctl --user -u sttd
 StandardOutput=journal
 StandardError=journal

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from . import state
 from .remote_uri import parse_remote
 from .window_class import TERMINALS
 
@@ -15,10 +15,9 @@ InjectorName = Literal["auto", "xdotool", "wtype", "mutter", "dotool", "ydotool"
 """Typing backends `--injector` accepts."""
 
 
-def default_state_dir() -> Path:
-    """`$XDG_STATE_HOME/stt`, falling back to `~/.local/state/stt`."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "stt"
+def default_state_dir(socket: str = "") -> Path:
+    """`$XDG_STATE_HOME/stt` (else `~/.local/state/stt`); a named profile's own `profiles/<name>` in it."""
+    return state.default_state_dir(socket)
 
 
 class Settings(BaseModel):
@@ -101,7 +100,9 @@ class Settings(BaseModel):
     fallback_after: int = Field(default=3, ge=1, le=100)
     """Failed remote tries of one phrase before the fallback takes it."""
     state_dir: Path = Field(default_factory=default_state_dir)
-    """Where the history and the audio spool live."""
+    """Where the history and the audio spool live; unset: per profile (`default_state_dir` of `socket`)."""
+    allow_sandboxed_clients: bool = False
+    """Serve peers in another mount namespace (Flatpak, Snap, containers sharing the network)."""
     socket: str = ""
     """Abstract socket address (leading NUL); set by the entry point."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -112,6 +113,14 @@ class Settings(BaseModel):
     def _empty_is_unset(cls, v):
         # TOML and the environment have no null: an empty string means "not set".
         return None if v == "" else v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_state_dir(cls, data):
+        # Each STT_SOCKET profile gets its own journal and spool unless state_dir is set.
+        if isinstance(data, dict) and data.get("state_dir") in (None, ""):
+            data = {**data, "state_dir": default_state_dir(data.get("socket") or "")}
+        return data
 
     @field_validator("hotkey")
     @classmethod

@@ -28,6 +28,7 @@ VALUES = {
     "remote": ("tcp://a:1", "unix:///b.sock", "http://127.0.0.1:8000/v1"),
     "remote_timeout": (3.0, "4", 5.0),
     "log_level": ("debug", "warning", "error"),
+    "allow_sandboxed_clients": (True, "false", True),
     "context_chars": (100, "0", 300),
     "leading_space": ("always", "never", "auto"),
 }
@@ -135,6 +136,28 @@ def test_print_config_shows_values_and_their_sources(tmp_path):
     assert "beam_size = 2  # STT_BEAM_SIZE" in lines
     assert any(line.startswith("pause = 0.7  # file ") for line in lines)
     assert "max_phrase = 12.0  # default" in lines
+
+
+def test_each_profile_has_its_own_state_directory_unless_one_is_set(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+
+    def state_dir(socket: str, **environ) -> Path:
+        return load({}, environ={"XDG_CONFIG_HOME": str(tmp_path / "none"), **environ}, fixed={"socket": socket}).settings.state_dir
+
+    assert state_dir(f"\0stt-{os.getuid()}") == state_dir("") == tmp_path / "stt"  # the default socket
+    assert state_dir("\0stt-work") == tmp_path / "stt" / "profiles" / "stt-work"
+    odd = state_dir("\0../a b/c")  # one path component below profiles/, whatever the name
+    assert odd.parent == tmp_path / "stt" / "profiles" and odd.name == "%2E.%2Fa%20b%2Fc"
+    assert state_dir("\0stt-work", STT_STATE_DIR=str(tmp_path / "mine")) == tmp_path / "mine"  # set: it wins
+
+
+def test_print_config_shows_the_profile_s_state_directory(tmp_path):
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "xs"), "STT_SOCKET": "stt-print-me"}
+    r = sttd("--print-config", env=env)
+    assert r.returncode == 0, r.stderr
+    assert f'state_dir = "{tmp_path / "xs" / "stt" / "profiles" / "stt-print-me"}"  # default' in r.stdout.splitlines()
 
 
 def test_help_is_complete_with_examples():

@@ -88,3 +88,62 @@ def test_update_returns_the_row_as_stored_and_rejects_unknown_columns(tmp_path):
     assert (entry.seq, entry.recording, entry.status, entry.text, entry.speech_end) == (1, 2, "transcribed", "hello", 100.0)
     assert missing is None
     assert "colour" in refused
+
+
+# --- a damaged journal, an unusable place (issue 12, defect 3) ----------------------------
+
+
+def _open_and_count(path):
+    async def main():
+        h = History(path)
+        await h.open()
+        n = len(await h.recent(1000))
+        await h.add(1, 1, 1.0, None)  # and it takes new rows
+        await h.close()
+        return n
+
+    return asyncio.run(main())
+
+
+def test_a_file_that_is_no_database_is_moved_aside_and_a_new_journal_started(tmp_path, caplog):
+    db = tmp_path / "history.sqlite3"
+    db.write_bytes(b"this is not SQLite " * 200)
+    assert _open_and_count(db) == 0
+    [aside] = tmp_path.glob("history.sqlite3.corrupt-*[0-9]")
+    assert aside.read_bytes() == b"this is not SQLite " * 200  # kept as it was
+    [warning] = [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()]
+    assert aside.name in warning and "\n" not in warning
+
+
+def test_damaged_pages_are_found_at_open_and_the_journal_moved_aside(tmp_path):
+    db = tmp_path / "history.sqlite3"
+
+    async def fill():
+        h = History(db)
+        await h.open()
+        for seq in range(1, 400):
+            await h.add(seq, 1, 1.0, None)
+            await h.update(seq, status="typed", text="words " * 20)
+        await h.close()
+
+    asyncio.run(fill())
+    raw = bytearray(db.read_bytes())
+    page = 4096
+    assert len(raw) > 8 * page
+    raw[3 * page : 6 * page] = os.urandom(3 * page)  # a disk that lost some blocks
+    db.write_bytes(bytes(raw))
+    assert _open_and_count(db) == 0
+    assert len(list(tmp_path.glob("history.sqlite3.corrupt-*"))) == 1
+
+
+def test_a_journal_that_cannot_be_opened_is_a_state_directory_error(tmp_path):
+    import pytest
+
+    from stt_dictation.server.state import StateDirError
+
+    (tmp_path / "history.sqlite3").mkdir()  # a directory where the file should be
+    with pytest.raises(StateDirError, match="cannot open the journal"):
+        _open_and_count(tmp_path / "history.sqlite3")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StateDirError, match="not a directory"):
+        _open_and_count(tmp_path / "file" / "stt" / "history.sqlite3")

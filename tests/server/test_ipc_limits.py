@@ -207,3 +207,42 @@ def test_refusal_reasons():
     assert "uid 4242" in ipc.refusal(1, 4242, me, allow_sandboxed=True)
     assert ipc.refusal(subprocess.os.getpid(), me, me, allow_sandboxed=False) is None
     assert "cannot tell" in ipc.refusal(2**22 + 12345, me, me, allow_sandboxed=False)
+
+
+def test_connections_past_the_cap_are_told_busy_and_closed_and_a_freed_slot_serves_again(monkeypatch, caplog):
+    caplog.set_level(logging.WARNING, logger="stt_dictation.server.ipc")
+    monkeypatch.setattr(ipc, "MAX_CONNECTIONS", 5)
+    with _Served() as srv:
+        held = [srv.connect() for _ in range(5)]
+        for c in held:  # each is served: the server answers it
+            c.sendall(b'{"type":"status","v":1}\n')
+            assert _read_json(c)["type"] == "ok"
+        for _ in range(3):
+            with srv.connect() as extra:
+                reply = _read_json(extra)
+                assert reply["type"] == "error" and reply["code"] == "busy" and "5 connections" in reply["message"]
+                assert _closed(extra, timeout=2)
+        assert srv.server.connections == 5
+        busy = [r.getMessage() for r in caplog.records if "connections are open" in r.getMessage()]
+        assert len(busy) == 1  # logged once per interval, not once per refusal
+        held.pop().close()
+        deadline = time.monotonic() + 5
+        while srv.server.connections >= 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with srv.connect() as again:
+            again.sendall(b'{"type":"status","v":1}\n')
+            assert _read_json(again)["type"] == "ok"
+        for c in held:
+            c.close()
+
+
+def test_the_cap_leaves_room_for_many_idle_clients():
+    assert ipc.MAX_CONNECTIONS >= 200  # a status bar, hotkeys and `tail`s; tests open 100 idle ones
+
+
+@needs_unshare
+def test_sttd_takes_allow_sandboxed_clients_from_its_configuration(sttd_factory):
+    strict = sttd_factory()
+    assert _client_in_own_mount_namespace(strict.address)["code"] == "forbidden"
+    open_ = sttd_factory(env={"STT_ALLOW_SANDBOXED_CLIENTS": "true"})
+    assert _client_in_own_mount_namespace(open_.address)["type"] == "status"

@@ -192,3 +192,34 @@ def test_normalised_reference_sanity():
     jfk = [c for c in clips() if c.path.name == JFK.name]
     if jfk:
         assert normalise(jfk[0].reference) == normalise(JFK_REF)
+
+
+# --- a key no HTTP header can carry (issue 12, defect 12) ------------------------------------
+
+ODD_KEY = "sk-test-\u2019quoted\u2019-key"
+"""A key pasted with typographic quotes: httpx raised UnicodeEncodeError from the first request."""
+
+
+def test_a_non_ascii_key_is_a_configuration_error_that_never_shows_the_key(tmp_path, monkeypatch):
+    from stt_dictation.server.openai_client import ApiKeyError
+
+    monkeypatch.setenv(API_KEY_ENV, ODD_KEY)
+    t = remote("http://127.0.0.1:9/v1", remote_timeout=2)
+    with pytest.raises(ApiKeyError, match=r"in STT_API_KEY .*character 9 of 20 is U\+2019") as err:
+        run(t.load(), 5)
+    assert "quoted" not in str(err.value) and err.value.exit_code == 2
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-tab\there\n")
+    key_file.chmod(0o600)
+    t = remote("http://127.0.0.1:9/v1", api_key_file=str(key_file), remote_timeout=2)
+    with pytest.raises(ApiKeyError, match=f"in the key file {key_file} .*U\\+0009"):
+        run(t.load(), 5)
+
+
+def test_sttd_with_a_non_ascii_key_exits_2_with_one_error_line(sttd_factory):
+    srv = sttd_factory.spawn("--remote", "http://127.0.0.1:9/v1", env={API_KEY_ENV: ODD_KEY})
+    assert srv.wait_exit(60) == 2, srv.log()
+    log = srv.log()
+    assert "Traceback" not in log and "UnicodeEncodeError" not in log and "quoted" not in log
+    [line] = [line for line in log.splitlines() if "ERROR" in line]
+    assert "API key" in line and "U+2019" in line

@@ -7,7 +7,7 @@ import numpy as np
 
 from stt_dictation.server.events import EventBus
 from stt_dictation.server.ledger import Ledger
-from stt_dictation.server.pipeline import Pipeline, recover, to_text
+from stt_dictation.server.pipeline import Pipeline, to_text
 from stt_dictation.server.recorder import Recording
 from stt_dictation.server.resilient import ResilientTranscriber
 from stt_dictation.server.segmenter import Phrase, Retract, Speculate
@@ -232,27 +232,6 @@ def test_the_first_phrase_of_a_recording_follows_leading_space(tmp_path):
         assert await dictate("auto", ("w1", "w2")) == ["Hello there", "And more."]
 
     run(main())
-
-
-def test_recovery_journals_spooled_phrases_as_recovered_and_keeps_what_it_cannot_read(tmp_path):
-    async def main():
-        ledger = Ledger(tmp_path, EventBus())
-        await ledger.open()
-        await ledger.spool.write(5, 2, clip(5, 2.0))
-        await ledger.spool.write(6, 2, clip(6))
-        bad = ledger.spool.path_for(7, 2)
-        bad.write_bytes(b"not a wav file")
-        transcriber = ResilientTranscriber(Model({5: "ask not", 6: "Thank you."}), Settings())
-        assert await recover(ledger, transcriber, {"ask": "Ask"}) == 2
-        entries = {e.seq: e for e in await ledger.recent(10)}
-        await ledger.close()
-        return entries, [s.seq for s in ledger.spooled()]
-
-    entries, left = run(main())
-    assert (entries[5].status, entries[5].text, entries[5].audio_seconds) == ("recovered", "Ask not", 2.0)
-    assert entries[5].note == "recovered from the spool after a crash; not typed"
-    assert entries[6].status == "recovered" and entries[6].text == "Thank you."
-    assert 7 not in entries and left == [7]
 
 
 def test_a_phrase_that_goes_on_with_the_sentence_turns_the_end_mark_before_it_into_a_comma(tmp_path):

@@ -18,7 +18,12 @@ def test_install_service_writes_a_unit_systemd_accepts(tmp_path):
     unit = tmp_path / "systemd" / "user" / "sttd.service"
     text = unit.read_text()
     assert "Restart=on-failure" in text
-    assert "RestartPreventExitStatus=2 3 4" in text
+    # Every exit that a restart cannot fix stops the restarts: configuration, a second instance,
+    # the model, an unusable state directory (which restarted every 2 s forever before).
+    from stt_dictation.protocol.wire import EXIT_CONFIG, EXIT_MODEL, EXIT_RUNNING, EXIT_STATE
+
+    prevent = next(line for line in text.splitlines() if line.startswith("RestartPreventExitStatus="))
+    assert sorted(map(int, prevent.split("=", 1)[1].split())) == sorted({EXIT_CONFIG, EXIT_RUNNING, EXIT_MODEL, EXIT_STATE})
     exec_start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
     assert exec_start.split("=", 1)[1].split()[0].startswith("/")
     if shutil.which("systemd-analyze") is None:
