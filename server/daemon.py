@@ -103,7 +103,7 @@ class Daemon:
         log.error("%s", message)
         self.sounds.cue("error")
         # Shown even with notifications off: a hotkey press must never fail unseen.
-        self._tasks.spawn(self.notify.alert("stt: microphone problem", message), "notify")
+        self._tasks.spawn(self.notify.alert("stt: error", message), "notify")
         self._report("audio", message, Fault(code=ErrorCode.AUDIO, message=message, at=time.time()))
 
     def _on_phrase_fault(self, message: str | None) -> None:

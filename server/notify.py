@@ -39,7 +39,7 @@ class Notifier:
     async def _send(self, summary: str, body: str, urgency: str) -> None:
         if shutil.which("notify-send") is None:
             if not self._warned:
-                log.info("notifications are on but notify-send is not installed; skipping them")
+                log.info("notify-send is not installed; desktop notifications are skipped")
                 self._warned = True
             return
         try:

@@ -287,7 +287,8 @@ def test_stopped_tail_does_not_delay_commands_and_gets_dropped(idle_sttd: Sttd):
     try:
         # The subscription is live once an event reaches it; toggle until one does.
         def tail_got_an_event():
-            assert srv.request({"type": "toggle"})["type"] == "ok"
+            r = srv.request({"type": "toggle"})
+            assert r["type"] == "ok" or r.get("code") == "audio"  # no microphone here: a failed start, events still flow
             time.sleep(0.05)
             return (srv.root / "tail.out").read_bytes().count(b"\n") >= 1
 
@@ -302,7 +303,7 @@ def test_stopped_tail_does_not_delay_commands_and_gets_dropped(idle_sttd: Sttd):
             t1 = time.monotonic()
             st = srv.status(timeout=2)
             t2 = time.monotonic()
-            assert r["type"] == "ok" and st["pid"] == srv.pid
+            assert (r["type"] == "ok" or r.get("code") == "audio") and st["pid"] == srv.pid
             worst_toggle, worst_status = max(worst_toggle, t1 - t0), max(worst_status, t2 - t1)
             if i % 20 == 0 and "dropping a tail subscriber" in srv.log():
                 dropped = True

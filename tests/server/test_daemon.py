@@ -285,7 +285,7 @@ def test_a_microphone_missing_at_start_up_is_an_error_at_once_and_start_replies_
         assert isinstance(reply, ErrorReply) and (reply.code, reply.message) == ("audio", "cannot open input device (default): No such entity")
     assert elapsed < 1.0
     # One notification for the problem although notifications are off, not one per press.
-    assert alerts == [("stt: microphone problem", "cannot open input device (default): No such entity", "critical")]
+    assert alerts == [("stt: error", "cannot open input device (default): No such entity", "critical")]
     assert isinstance(third, Ok) and third.message == "recording 3" and rig.daemon.error is None
 
 
