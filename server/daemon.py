@@ -224,8 +224,8 @@ class Daemon:
         problem = await self.recorder.open(rec)
         if problem:
             return ErrorReply(code=ErrorCode.AUDIO, message=problem)
-        if rec.t0 is None:  # stopped (or the server shut down) while the microphone opened
-            return Ok(state=self.state, message=f"recording {rec.number} ended before the microphone opened")
+        if rec.t0 is None:  # stopped (or the server shut down) while the microphone opened or before its first block
+            return Ok(state=self.state, message=f"recording {rec.number} ended before the microphone delivered audio")
         self.notify.clear_alert()
         self._errors["audio"] = None
         self._refresh()

@@ -329,7 +329,7 @@ def test_shutdown_with_a_wedged_microphone_open_takes_under_two_seconds(tmp_path
 
     took, reply = run(main())
     assert took < 2.0
-    assert isinstance(reply, Ok) and "ended before the microphone" in reply.message
+    assert isinstance(reply, Ok) and "ended before the microphone delivered audio" in reply.message
 
 
 def test_a_wedged_microphone_open_is_an_audio_error_within_a_bound_and_stop_is_prompt(tmp_path):
@@ -351,7 +351,7 @@ def test_a_wedged_microphone_open_is_an_audio_error_within_a_bound_and_stop_is_p
     took, reply, stopped, started, stop_took = run(main())
     assert isinstance(reply, ErrorReply) and reply.code == "audio" and "did not open within" in reply.message
     assert 2.0 <= took < 4.0
-    assert stopped.message == "stopped recording 2" and "ended before the microphone" in started.message and stop_took < 0.5
+    assert stopped.message == "stopped recording 2" and "ended before the microphone delivered audio" in started.message and stop_took < 0.5
 
 
 def test_the_model_loads_while_the_audio_warms_up_and_recovery_runs_after_ready(tmp_path):
