@@ -190,15 +190,20 @@ class Microphone:
             self._watchdog.cancel()
             self._watchdog = None
         loop = asyncio.get_running_loop()
+        wedged = False
         try:
             # stop() drains PortAudio's buffers through the callback; those blocks are
             # queued on the loop ahead of this await's wake-up, so none is lost.
             await self._call("stop", stream.stop, True)
         except Exception as exc:  # a wedged device must not wedge the server
             log.warning("stopping the input stream failed: %s", exc)
+            wedged = isinstance(exc, AudioError)
         self._generation += 1
         self._stream = None
         self._closing = False
+        if wedged:  # the close would only queue behind the stuck stop: let it run when it can
+            self._pool.submit(_close_quietly, stream)
+            return
         try:
             await self._call("close", stream.close, True)
         except Exception as exc:

@@ -113,3 +113,41 @@ def test_the_device_list_is_read_afresh_between_streams_never_under_an_open_one(
 
     asyncio.run(asyncio.wait_for(main(), 10))
     assert calls == ["start", "stop", "close", "terminate", "initialize", "start", "stop", "close", "terminate", "initialize"]
+
+
+def test_a_stop_that_hangs_costs_one_bound_and_the_stream_is_still_closed_later(monkeypatch):
+    release = threading.Event()
+    closed = []
+
+    class StuckStop:
+        def __init__(self, **kw):
+            pass
+
+        def start(self):
+            pass
+
+        def stop(self, ignore_errors=True):
+            release.wait(10)
+
+        def close(self, ignore_errors=True):
+            closed.append(True)
+
+    monkeypatch.setitem(sys.modules, "sounddevice", types.SimpleNamespace(InputStream=StuckStop))
+    monkeypatch.setattr(audio, "DEVICE_TIMEOUT", 0.3)
+
+    async def main():
+        mic = Microphone(None, lambda block, now: None, lambda msg: None)
+        await mic.open()
+        t0 = time.monotonic()
+        await mic.close()
+        took = time.monotonic() - t0
+        release.set()
+        for _ in range(100):
+            if closed:
+                break
+            await asyncio.sleep(0.01)
+        mic.shutdown()
+        return took
+
+    took = asyncio.run(asyncio.wait_for(main(), 10))
+    assert 0.25 < took < 0.6 and closed == [True]
