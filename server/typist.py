@@ -129,7 +129,7 @@ class Typist:
         text = r.text or ""  # joined already (pipeline, joiner.py): its leading space, if any, included
         before = next((h for h in self.held if h.recording == r.recording), None)
         if before is not None:  # never type a phrase ahead of an earlier one of its recording
-            await self._hold(r, text.strip(), f"phrase {before.seq} of this recording is held before it", quiet=True)
+            await self._hold(r, text, f"phrase {before.seq} of this recording is held before it", quiet=True)
             return
         guard = self._focus_guard and r.window is not None
         if r.amend is not None:
@@ -234,7 +234,7 @@ class Typist:
             while self.held:
                 r = self.held[0]
                 try:
-                    await self.injector.type((" " if done else "") + (r.text or ""))
+                    await self.injector.type(r.text or "")  # joined to the held one before it already
                 except InjectError as exc:
                     msg = f"`stt paste` failed: {exc}"
                     log.warning("phrase %d: %s", r.seq, msg)

@@ -219,6 +219,7 @@ def test_once_a_phrase_is_held_the_later_ones_of_its_recording_are_held_behind_i
     kb, before_paste, statuses, after, typist = run(main())
     assert before_paste == ["one"]  # "three" was not typed into A ahead of "two"
     assert statuses == ["typed", "held", "held"]
+    # The held rest starts the new window bare; the phrase behind it keeps its joining space.
     assert kb.typed == ["one", "two", " three"] and after == ["typed"] * 3 and typist.held == []
 
 
@@ -242,4 +243,4 @@ def test_a_paste_that_fails_keeps_that_phrase_and_the_rest_held_in_order(tmp_pat
 
     kb, first, held, note, second, statuses = run(main())
     assert first == 1 and held == [2, 3] and "paste` failed: display went away" in note
-    assert second == 2 and kb.typed == ["one", "two", " three"] and statuses == ["typed"] * 3
+    assert second == 2 and kb.typed == ["one", " two", " three"] and statuses == ["typed"] * 3
