@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     import uvloop
 
-    from .daemon import serve
+    from .serve import serve
     from .injector import choose
     from .resilient import ResilientTranscriber
     from .transcriber import LocalWhisper

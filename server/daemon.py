@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import time
+from functools import partial
 
 from pydantic import BaseModel
 
@@ -23,9 +23,7 @@ from ..protocol.messages import ErrorCode, ErrorReply, Fault, History as History
 from . import __version__
 from .events import EventBus
 from .files import transcribe_files
-from .hotkey_listen import start_hotkey
 from .injector import Injector
-from .ipc import ControlServer
 from .ledger import Ledger
 from .notify import Notifier
 from .pipeline import Pipeline
@@ -34,7 +32,6 @@ from .recorder import MicFactory, Recorder, Recording, SegmenterFactory
 from .resilient import ResilientTranscriber
 from .settings import Settings
 from .sounds import Sounds
-from .sleep import SleepWatch
 from .tasks import Tasks
 from .typist import Typist
 
@@ -65,11 +62,11 @@ class Daemon:
         self._last_recording = 0
         self._ended: Recording | None = None  # the last recording stopped, for a `cancel` after `stop`
         self._tasks = Tasks()
-        transcriber.on_fault = self._on_backend_fault
+        transcriber.on_fault = partial(self._report, "backend", ErrorCode.TRANSCRIBE_FAILED)  # a try failed, or None: one worked
         self.ledger = Ledger(settings.state_dir, bus)
         self.typist = Typist(injector, self.ledger, focus_guard=settings.focus_guard, on_error=self._on_inject_error, notify=self.notify)
         self.typist.terminals = {c.lower() for c in settings.terminal_classes}  # never a spoken line break there
-        self.pipeline = Pipeline(transcriber, self.ledger, self.typist, settings, on_fault=self._on_phrase_fault)
+        self.pipeline = Pipeline(transcriber, self.ledger, self.typist, settings, on_fault=partial(self._report, "phrase", ErrorCode.PHRASE_FAILED))
         self.recorder = Recorder(settings, bus, self.pipeline.on_event, self._on_audio_fault, microphone=microphone, segmenter=segmenter)
         self.sounds = Sounds(settings, self.recorder._lock)  # cues take turns with the microphone's PortAudio calls
 
@@ -91,10 +88,10 @@ class Daemon:
         if changed:
             self.bus.publish(StateChanged(state=state, error=error, at=time.time()))
 
-    def _report(self, source: str, message: str | None, fault: Fault | None = None) -> None:
-        """A stage's problem (`message`) or its end (None), with the `fault` event to publish, if any."""
-        if fault is not None:
-            self.bus.publish(fault)
+    def _report(self, source: str, code: ErrorCode, message: str | None, shown: str | None = None) -> None:
+        """A stage's problem (`message`, published as a fault, `shown` if given) or its end (None)."""
+        if message:
+            self.bus.publish(Fault(code=code, message=shown or message, at=time.time()))
         self._errors[source] = message
         self._refresh()
 
@@ -104,20 +101,11 @@ class Daemon:
         self.sounds.cue("error")
         # Shown even with notifications off: a hotkey press must never fail unseen.
         self._tasks.spawn(self.notify.alert("stt: error", message), "notify")
-        self._report("audio", message, Fault(code=ErrorCode.AUDIO, message=message, at=time.time()))
-
-    def _on_phrase_fault(self, message: str | None) -> None:
-        """A phrase failed or could not be spooled (message), or a later one went through (None)."""
-        self._report("phrase", message, Fault(code=ErrorCode.PHRASE_FAILED, message=message, at=time.time()) if message else None)
-
-    def _on_backend_fault(self, message: str | None) -> None:
-        """A try of the transcriber failed (message), or a retry worked (None)."""
-        self._report("backend", message, Fault(code=ErrorCode.TRANSCRIBE_FAILED, message=message, at=time.time()) if message else None)
+        self._report("audio", ErrorCode.AUDIO, message)
 
     def _on_inject_error(self, message: str | None) -> None:
         """Typing failed (message), or worked again (None)."""
-        fault = Fault(code=ErrorCode.INJECT_FAILED, message=f"{message}; the text is in `stt history`", at=time.time()) if message else None
-        self._report("inject", message, fault)
+        self._report("inject", ErrorCode.INJECT_FAILED, message, f"{message}; the text is in `stt history`")
 
     # --- life cycle -------------------------------------------------------------
 
@@ -257,37 +245,3 @@ class Daemon:
         self._refresh()
         self._tasks.spawn(self.notify("stt: stopped", "cancelled" if cancel else f"recording {rec.number}"), "notify")
         return closing
-
-
-async def serve(settings: Settings, sock, transcriber: ResilientTranscriber, injector: Injector) -> None:
-    """Run the daemon on a claimed socket until a signal or `shutdown`; a start-up failure
-    (ModelLoadError, say) is raised after an orderly shutdown, for the entry point to map to an exit code."""
-    bus = EventBus()
-    daemon = Daemon(settings, transcriber, injector, bus)
-    control = ControlServer(sock, daemon, bus, allow_sandboxed=settings.allow_sandboxed_clients)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, daemon.stopping.set)
-    await daemon.open_journal()
-    await control.start()
-    hotkey = await start_hotkey(settings, daemon.handle)  # None when off (the default)
-    log.info("sttd %s listening (pid %d)", __version__, os.getpid())
-    sleep = SleepWatch(daemon.before_sleep)  # logind's PrepareForSleep, where there is one
-    watching = asyncio.create_task(sleep.start(), name="sleep-watch")
-    loader = asyncio.create_task(daemon.load(), name="load")
-    stopper = asyncio.create_task(daemon.stopping.wait(), name="stopping")
-    done, _ = await asyncio.wait({loader, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    failure = loader.exception() if loader in done else None
-    if loader in done and failure is None:
-        await stopper
-    elif loader not in done:
-        loader.cancel("server shutting down")
-    log.info("shutting down")
-    if hotkey is not None:
-        await asyncio.to_thread(hotkey.close)
-    watching.cancel()
-    await sleep.close()
-    await control.close(grace=0.5)
-    await daemon.shutdown(grace=0.8)
-    if failure is not None:
-        raise failure

@@ -106,7 +106,7 @@ def test_the_graph_sees_relative_absolute_and_function_level_imports():
     graph = import_graph()
     assert ("protocol", "messages") in graph[("server", "ipc")]  # from ..protocol.messages import
     assert ("server", "settings") in graph[("server", "config")]  # from .settings import
-    assert ("server", "daemon") in graph[("server", "cli")]  # inside main()
+    assert ("server", "serve") in graph[("server", "cli")]  # inside main()
 
 
 def test_find_cycle_finds_one():
