@@ -123,3 +123,9 @@ def test_no_import_circle():
 def test_no_module_over_300_lines(path):
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(REPO)} has {lines} lines (at most {MAX_LINES})"
+
+
+def test_the_daemon_reads_in_one_sitting():
+    """The daemon keeps the state machine, the commands and the life cycle; the stages do the work."""
+    lines = len((REPO / "server" / "daemon.py").read_text(encoding="utf-8").splitlines())
+    assert lines < 250, f"server/daemon.py has {lines} lines (under 250 wanted)"
