@@ -164,13 +164,14 @@ class Pipeline:
                 await self._drop_audio(seq, rec.number)
                 return
             out = to_text(result.segments, ph.speech_seconds, self._replacements)
+            done_at = time.time()  # transcribed now, whatever joining waits for
             said = parse_commands(out.typed) if self._commands and out.typed else None
             if said is not None and (said.scratch or said.breaks):
                 before = before or await wait(prev, JOIN_WAIT)
                 same = before is not None and before.recording == rec.number and before.last is not None
                 if said.scratch:  # phrase 0 never was: with nothing of this recording typed, the typist says it is not done
                     amend = Amend(before.last if same else 0, before.last_len if same else 0, "", plain="")
-                await self._ledger.set(seq, out.status, text=out.typed, note=f"spoken command: {out.typed}", transcribed_at=time.time())
+                await self._ledger.set(seq, out.status, text=out.typed, note=f"spoken command: {out.typed}", transcribed_at=done_at)
                 self._typist.deliver(Ready(seq, rec.number, None, rec.window, amend, said.breaks))
                 delivered = True
                 await self._drop_audio(seq, rec.number)
@@ -186,7 +187,7 @@ class Pipeline:
                         amend = Amend(before.last, 1, fixed, plain=typed)
                         typed = ", " + out.typed
             note = "; ".join(n for n in (readback, f"filtered: {out.reason}" if out.reason else None) if n) or None
-            await self._ledger.set(seq, out.status, text=out.typed if amend else typed.strip() or out.stored, note=note, transcribed_at=time.time())
+            await self._ledger.set(seq, out.status, text=out.typed if amend else typed.strip() or out.stored, note=note, transcribed_at=done_at)
             # The transcript is durable now: hand it to the typist, then drop the audio.
             self._typist.deliver(Ready(seq, rec.number, typed or None, rec.window, amend))
             delivered = True

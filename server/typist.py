@@ -127,16 +127,19 @@ class Typist:
         if not r.text and r.amend is None and not r.breaks:
             return  # empty or filtered: already in the history with its reason
         text = r.text or ""  # joined already (pipeline, joiner.py): its leading space, if any, included
-        before = next((h for h in self.held if h.recording == r.recording), None)
-        if before is not None:  # never type a phrase ahead of an earlier one of its recording
-            await self._hold(r, text, f"phrase {before.seq} of this recording is held before it", quiet=True)
-            return
         guard = self._focus_guard and r.window is not None
-        if r.amend is not None:
+        if r.amend is not None:  # first: a held phrase before it was not the last typed, so it is never amended
             text, done = await self._amend(r, guard)
             if not done and not r.text:  # "scratch that" could not be done
                 await self._refuse(r, "scratch that: not done, something was typed after that phrase or focus moved")
                 return
+            if not done:  # typed (or held) as plainly joined: the history says so
+                r = Ready(r.seq, r.recording, text, r.window, None, r.breaks)
+                await self._ledger.set(r.seq, "typing", text=text.strip())
+        before = next((h for h in self.held if h.recording == r.recording), None)
+        if before is not None:  # never type a phrase ahead of an earlier one of its recording
+            await self._hold(r, text, f"phrase {before.seq} of this recording is held before it", quiet=True)
+            return
         if not text:
             await self._line_breaks(r)
             return

@@ -26,3 +26,30 @@ def test_the_jfk_sentence_is_typed_as_one_sentence(sttd_factory, mic, display):
     assert not re.search(r"[.!?]\s", body), f"more than one sentence: {typed!r}"
     assert "  " not in typed and not re.search(r"\s[,.!?;:]", typed), typed
     assert typed == expected_typing(entries), (raw, entries)  # the history holds what is on the screen
+
+
+def test_xdotool_backspace_takes_back_characters_in_the_focused_window(display):
+    """The key the typist amends and scratches with, on X11: BackSpace by its keysym (xdotool ignores 'Backspace')."""
+    import asyncio
+    import os
+
+    from stt_dictation.server.injector import XdotoolInjector
+
+    win = display.open_capture_window()
+
+    async def go():
+        old = dict(os.environ)
+        os.environ.update(audio_env(display))
+        try:
+            kb = XdotoolInjector()
+            await kb.type("Americans.")
+            await kb.press("backspace")
+            await kb.type(", ask not")
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+
+    asyncio.run(asyncio.wait_for(go(), 30))
+    assert win.wait_for("ask not", timeout=10) == "Americans, ask not"
+    assert win.raw() != win.read()  # the DEL reached the window
+    win.close()
