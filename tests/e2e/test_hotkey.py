@@ -125,7 +125,7 @@ def test_the_display_going_away_costs_the_key_not_the_server(sttd_factory, mic):
 def test_evdev_on_wayland_double_tap_from_a_pipe_of_key_events(sttd_factory, mic, tmp_path):
     import os
 
-    from tests.server.test_hotkey_evdev import ALT, recording, taps
+    from tests.support.evdev_events import ALT, recording, taps
 
     fifo = tmp_path / "keyboard"
     os.mkfifo(fifo)

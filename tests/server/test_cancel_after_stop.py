@@ -7,8 +7,8 @@ import asyncio
 
 from stt_dictation.protocol.commands import Cancel, Start, Stop
 from stt_dictation.protocol.messages import Ok
-from tests.server.fakes import Keyboard, Model, clip
-from tests.server.test_daemon import Rig
+from tests.support.fakes import Keyboard, Model, clip
+from tests.support.daemon_rig import Rig
 
 
 def run(coro):

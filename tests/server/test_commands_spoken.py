@@ -1,6 +1,5 @@
 """Spoken commands: they act on phrase boundaries only; "scratch that" and line breaks through the typist."""
 
-import asyncio
 import time
 
 import pytest
@@ -8,9 +7,8 @@ import pytest
 from stt_dictation.server import typist as typist_module
 from stt_dictation.server.commands_spoken import Spoken, parse
 from stt_dictation.server.recorder import Recording
-from tests.server.fakes import Model
-from tests.server.test_pipeline import Rig, phrase, run
-
+from tests.support.fakes import Model
+from tests.support.pipeline_rig import Rig, phrase, run
 
 @pytest.mark.parametrize(
     "said, means",
@@ -26,7 +24,6 @@ from tests.server.test_pipeline import Rig, phrase, run
 )
 def test_commands_act_as_a_whole_phrase_or_at_its_end(said, means):
     assert parse(said) == means
-
 
 @pytest.mark.parametrize(
     "said",

@@ -8,25 +8,9 @@ import time
 import pytest
 
 from stt_dictation.server.hotkey import parse_chord
-from stt_dictation.server.hotkey_evdev import EVENT, EV_KEY, KEY_CODES, PERMISSION_FIX, EvdevHotkey
+from stt_dictation.server.hotkey_evdev import KEY_CODES, PERMISSION_FIX, EvdevHotkey
 from stt_dictation.server.hotkey_x11 import HotkeyError
-
-ALT, CTRL, D, X = KEY_CODES["Alt_L"], KEY_CODES["Control_L"], KEY_CODES["d"], KEY_CODES["x"]
-SYN = EVENT.pack(0, 0, 0, 0, 0)
-
-
-def recording(*events: tuple[float, int, int]) -> bytes:
-    """What `cat /dev/input/eventN` gives: key events (at, code, value), each followed by a SYN_REPORT."""
-    out = b""
-    for at, code, value in events:
-        sec = int(at)
-        out += EVENT.pack(sec, int((at - sec) * 1e6), EV_KEY, code, value) + SYN
-    return out
-
-
-def taps(code: int, *times: float) -> list[tuple[float, int, int]]:
-    return [e for t in times for e in ((t, code, 1), (t + 0.05, code, 0))]
-
+from tests.support.evdev_events import ALT, CTRL, D, X, recording, taps
 
 def replay(tmp_path, hotkey: str, mode: str, data: bytes) -> list[str]:
     path = tmp_path / "events"

@@ -6,7 +6,7 @@ from stt_dictation.server.events import EventBus
 from stt_dictation.server.joiner import Amend, as_context, ends_sentence, goes_on, join, tail
 from stt_dictation.server.ledger import Ledger
 from stt_dictation.server.typist import Ready, Typist
-from tests.server.fakes import Keyboard
+from tests.support.fakes import Keyboard
 
 
 def test_a_phrase_continuing_a_sentence_gets_a_space_and_loses_the_forced_capital():

@@ -24,7 +24,7 @@ from stt_dictation.server.settings import Settings
 from stt_dictation.server.transcript import ModelLoadError
 from stt_dictation.server.typist import Typist
 from stt_dictation.server.wav import SAMPLE_RATE
-from tests.server.fakes import Keyboard, Model, clip
+from tests.support.fakes import Keyboard, Model, clip
 
 
 class Rig:
@@ -169,7 +169,7 @@ def test_a_fallback_model_that_cannot_load_fails_the_phrase_not_the_server(tmp_p
 
 
 def test_the_daemon_shows_a_failed_phrase_in_status_and_tail_and_recovers_with_the_next(tmp_path, monkeypatch):
-    from tests.server.test_daemon import Rig as DaemonRig
+    from tests.support.daemon_rig import Rig as DaemonRig
 
     real_clean = pipeline_module.clean
 

@@ -10,8 +10,8 @@ from stt_dictation.server.events import EventBus
 from stt_dictation.server.recorder import Recorder
 from stt_dictation.server.segmenter import Phrase, Segmenter, StreamingVad
 from stt_dictation.server.settings import Settings
-from stt_dictation.server.wav import SAMPLE_RATE, read_wav
-from tests.server.fakes import Mics, WholeTake
+from stt_dictation.server.wav import read_wav
+from tests.support.fakes import Mics, WholeTake
 from tests.support.speech import SPEECH_DIR
 
 

@@ -13,7 +13,7 @@ from stt_dictation.server.ledger import Ledger
 from stt_dictation.server.recovery import recover
 from stt_dictation.server.resilient import ResilientTranscriber
 from stt_dictation.server.settings import Settings
-from tests.server.fakes import Model, clip
+from tests.support.fakes import Model, clip
 
 
 def run(coro):

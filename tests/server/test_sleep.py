@@ -9,8 +9,8 @@ from dbus_fast.service import ServiceInterface, method, signal
 
 from stt_dictation.protocol.commands import Start
 from stt_dictation.server.sleep import SleepWatch
-from tests.server.fakes import clip
-from tests.server.test_daemon import Rig
+from tests.support.fakes import clip
+from tests.support.daemon_rig import Rig
 from tests.support.devices import missing_binaries
 from tests.support.sni import SessionBus
 

@@ -10,7 +10,7 @@ import numpy as np
 from stt_dictation.protocol.commands import Start, Stop
 from stt_dictation.server.settings import Settings
 from stt_dictation.server.sounds import RATE, Sounds
-from tests.server.test_daemon import Rig, run
+from tests.support.daemon_rig import Rig, run
 
 
 def _pitch(samples: np.ndarray) -> float:

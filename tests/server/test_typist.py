@@ -9,7 +9,7 @@ from stt_dictation.server.events import EventBus
 from stt_dictation.server.history import History
 from stt_dictation.server.ledger import Ledger
 from stt_dictation.server.typist import Ready, Typist
-from tests.server.fakes import Keyboard
+from tests.support.fakes import Keyboard
 
 
 async def make(tmp_path, kb, first=1):
