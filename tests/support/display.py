@@ -8,55 +8,26 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
+from tests.support.capture import TypedFile
 from tests.support.devices import COMMAND_TIMEOUT, HarnessError, HarnessTimeout, child_env, spawn, tail, wait_until
 from tests.support.process import Process
 
 DISPLAY_BINARIES = ("Xvfb", "xterm", "xdotool")
 
 
-def edited(raw: str) -> str:
-    """`raw` with each DEL or ^H taking back the character before it, as a text field would."""
-    out: list[str] = []
-    for ch in raw:
-        if ch in "\x7f\b":
-            if out:
-                out.pop()
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-class CaptureWindow:
+class CaptureWindow(TypedFile):
     """An xterm whose keyboard input is appended, byte for byte, to a file."""
 
     def __init__(self, display: VirtualDisplay, process: Process, path: Path, title: str, window_id: int) -> None:
+        super().__init__(process, path, title)
         self.display = display
-        self.process = process
-        self.path = path
-        self.title = title
         self.window_id = window_id
 
     def __repr__(self) -> str:
         return f"CaptureWindow(title={self.title!r}, window_id={self.window_id}, path={str(self.path)!r})"
-
-    def read(self) -> str:
-        """Return everything typed into the window so far, as a text field shows it (BackSpace applied)."""
-        return edited(self.raw())
-
-    def raw(self) -> str:
-        """The bytes the window's raw tty received: a BackSpace is there as DEL (or ^H)."""
-        # A read can land between the bytes of one UTF-8 character; the
-        # replacement character then only lasts until the next poll.
-        return self.path.read_bytes().decode("utf-8", errors="replace")
-
-    def clear(self) -> None:
-        """Forget what was typed so far."""
-        # cat opened the file with O_APPEND, so its next write lands at offset 0.
-        os.truncate(self.path, 0)
 
     def focus(self) -> None:
         """Give this window the keyboard focus and wait until the X server confirms it."""
@@ -66,43 +37,6 @@ class CaptureWindow:
     def has_focus(self) -> bool:
         """Whether this window currently has the keyboard focus."""
         return self.display.focused_window() == self.window_id
-
-    def wait_for(self, text: str, timeout: float = 5.0) -> str:
-        """Wait until text appears in the window and return the whole content."""
-        return self._wait(lambda content: text in content, timeout, f"{text!r}")
-
-    def wait_for_length(self, n: int, timeout: float = 5.0) -> str:
-        """Wait until at least n characters have been typed and return the content."""
-        return self._wait(lambda content: len(content) >= n, timeout, f"{n} characters")
-
-    def settle(self, quiet: float = 0.3, timeout: float = 10.0) -> str:
-        """Wait until nothing new has been typed for quiet seconds and return the content."""
-        deadline = time.monotonic() + timeout
-        content, since = self.read(), time.monotonic()
-        while time.monotonic() - since < quiet:
-            if time.monotonic() >= deadline:
-                raise HarnessTimeout(f"{self.title} kept changing for {timeout:.1f}s; last content {content!r}")
-            time.sleep(0.02)
-            current = self.read()
-            if current != content:
-                content, since = current, time.monotonic()
-        return content
-
-    def _wait(self, done: Callable[[str], bool], timeout: float, what: str) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            content = self.read()
-            if done(content):
-                return content
-            if not self.process.alive():
-                raise HarnessError(f"{self.title} exited with {self.process.returncode}; content {content!r}")
-            if time.monotonic() >= deadline:
-                raise HarnessTimeout(f"timed out after {timeout:.1f}s waiting for {what} in {self.title}; content {content!r}")
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        """Close the xterm."""
-        self.process.stop()
 
 
 class VirtualDisplay:

@@ -13,10 +13,10 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
+from tests.support.capture import TypedFile
 from tests.support.devices import HarnessError, HarnessTimeout, spawn, tail, wait_until
 from tests.support.process import Process
 
@@ -26,50 +26,14 @@ NOBODY = 65534
 START_TIMEOUT = 15.0
 
 
-class Capture:
+class Capture(TypedFile):
     """A foot terminal whose keyboard input is appended, byte for byte, to a file."""
 
+    WAIT = 10.0
+    QUIET = 0.4
+
     def __init__(self, process: Process, path: Path, log: Path) -> None:
-        self.process, self.path, self.log = process, path, log
-
-    def read(self) -> str:
-        """What a text field would show: a BackSpace (DEL in the raw tty) takes back a character."""
-        from .display import edited
-
-        return edited(self.path.read_bytes().decode("utf-8", errors="replace"))
-
-    def clear(self) -> None:
-        """Forget what was typed so far (cat appends, so its next write lands at offset 0)."""
-        os.truncate(self.path, 0)
-
-    def wait_for(self, text: str, timeout: float = 10.0) -> str:
-        """Wait until `text` is in the window; the whole content."""
-        return self._wait(lambda c: text in c, timeout, repr(text))
-
-    def settle(self, quiet: float = 0.4, timeout: float = 10.0) -> str:
-        """Wait until nothing new arrives for `quiet` seconds; the content."""
-        deadline = time.monotonic() + timeout
-        content, since = self.read(), time.monotonic()
-        while time.monotonic() - since < quiet:
-            if time.monotonic() >= deadline:
-                raise HarnessTimeout(f"foot kept changing for {timeout:.0f} s; last {content!r}")
-            time.sleep(0.02)
-            now = self.read()
-            if now != content:
-                content, since = now, time.monotonic()
-        return content
-
-    def _wait(self, done: Callable[[str], bool], timeout: float, what: str) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            content = self.read()
-            if done(content):
-                return content
-            if not self.process.alive():
-                raise HarnessError(f"foot exited ({self.process.returncode}); content {content!r}\n{tail(self.log)}")
-            if time.monotonic() >= deadline:
-                raise HarnessTimeout(f"no {what} in foot after {timeout:.0f} s; content {content!r}")
-            time.sleep(0.02)
+        super().__init__(process, path, "foot", log)
 
 
 class WaylandSession:
