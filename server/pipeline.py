@@ -75,7 +75,7 @@ class Pipeline:
         self._ledger = ledger
         self._typist = typist
         self._replacements = settings.replacements
-        self._context_chars = settings.context_chars
+        self._context_chars = settings.context_chars if transcriber.takes_prompt else 0  # Wyoming: no wait for context it cannot send
         self._leading = settings.leading_space
         self._commands = settings.commands
         self._said: dict[int, asyncio.Future[Said]] = {}  # by phrase number, the last few

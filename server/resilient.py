@@ -67,6 +67,10 @@ class ResilientTranscriber(Transcriber):
     def model_name(self) -> str:  # type: ignore[override]
         return self.inner.model_name
 
+    @property
+    def takes_prompt(self) -> bool:  # type: ignore[override]
+        return self.inner.takes_prompt
+
     async def load(self) -> None:
         """Load the real transcriber (the fallback loads on first need)."""
         await self.inner.load()

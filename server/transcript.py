@@ -50,6 +50,8 @@ class Transcriber(ABC):
     """`local` or a remote URI without secrets, for `stt status`."""
     model_name: str = ""
     """What `stt status` shows as the model."""
+    takes_prompt: bool = True
+    """Whether a prompt reaches the model; where none can (Wyoming), no phrase waits for its context."""
 
     @abstractmethod
     async def load(self) -> None:

@@ -33,6 +33,8 @@ class WyomingTranscriber(RemoteTranscriber):
     phrase that was in flight, and the next phrase simply connects again.
     """
 
+    takes_prompt = False  # the Transcribe event has no prompt field
+
     def __init__(self, target: RemoteTarget, settings: Settings) -> None:
         if target.protocol != "wyoming":
             raise ValueError(f"{target.display} is not a Wyoming URI")

@@ -125,6 +125,24 @@ def test_each_phrase_is_decoded_after_the_recordings_text_so_far_and_joined_to_i
     run(main())
 
 
+def test_a_backend_that_takes_no_prompt_decodes_each_phrase_without_waiting_for_the_last(tmp_path):
+    """Wyoming has no prompt field: phrase 2 must not wait for phrase 1's text it could not send."""
+
+    async def main():
+        model = Model({1: "First part,", 2: "second part."}, delays={1: 1.5})
+        model.takes_prompt = False
+        async with Rig(tmp_path, model, context_chars=200) as rig:
+            rec = Recording(number=1, started=time.time())
+            for pid in (1, 2):
+                rig.pipeline.on_event(rec, phrase(pid))
+            await rig.entries()
+        assert model.prompts[2] is None
+        assert model.finished.index(2) < model.finished.index(1)  # decoded while phrase 1 was still in the model
+        assert rig.kb.typed[0] == "First part,"  # typed in spoken order all the same
+
+    run(main())
+
+
 def test_a_speculative_decode_has_the_same_context_or_is_not_used(tmp_path):
     async def main():
         model = Model({1: "one,", 2: "So", 3: "then", 4: "Now"})
