@@ -61,25 +61,6 @@ def test_usage_lists_the_shared_exit_codes():
     assert "exit codes: " + ", ".join(f"{code} {what}" for code, what in sorted(meaning.items())) + "\n" in client_cli.USAGE
 
 
-def test_a_reply_line_over_the_shared_limit_is_refused():
-    a, b = socket.socketpair()
-    feeder = threading.Thread(target=lambda: (b.sendall(b"x" * (wire.MAX_REPLY_BYTES + 65536)), b.close()), daemon=True)
-    feeder.start()
-    with a, pytest.raises(ValueError, match="too long"):
-        hotkey.Lines(a).next()
-    feeder.join(10)
-
-
-def test_a_reply_line_within_the_limit_is_read_whole():
-    a, b = socket.socketpair()
-    big = {"type": "history", "entries": ["x" * 1000] * 1000}  # ~1 MB: over the 64 KiB command limit
-    feeder = threading.Thread(target=lambda: (b.sendall(json.dumps(big).encode() + b"\n"), b.close()), daemon=True)
-    feeder.start()
-    with a:
-        assert hotkey.Lines(a, fast=True).next() == big  # nested: the flat parser refuses, json reads it
-    feeder.join(10)
-
-
 def test_version_is_the_shared_one(capsys):
     assert client_cli.main(["--version"]) == 0
     assert capsys.readouterr().out == f"stt {wire.__version__}\n"

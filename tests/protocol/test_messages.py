@@ -1,4 +1,4 @@
-"""The pydantic models: every reply and event round-trips through JSON and the adapters; every command carries the version."""
+"""The pydantic models: every reply and event round-trips through JSON and the adapters (commands: test_commands.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pydantic import BaseModel, ValidationError
 from stt_dictation.protocol import commands as c
 from stt_dictation.protocol import messages as m
 from stt_dictation.protocol.framing import encode
-from stt_dictation.protocol.wire import COMMAND_NAMES, PROTOCOL_VERSION
 
 ENTRY = m.HistoryEntry(
     seq=7,
@@ -142,20 +141,6 @@ def test_the_readme_lists_exactly_the_error_codes():
     section = readme.split("## Protocol", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"`([a-z_]+)`", section.split("one of these codes:", 1)[1])
     assert sorted(listed) == sorted(c.value for c in m.ErrorCode)
-
-
-def test_the_command_union_is_the_shared_list_of_command_names():
-    tags = [model.model_fields["type"].default for model in _union_members(c.Command)]
-    assert sorted(tags) == sorted(COMMAND_NAMES) and len(tags) == len(set(tags))
-    assert c.COMMAND_TYPES == set(COMMAND_NAMES)
-
-
-def test_every_command_has_a_version_field_defaulting_to_current():
-    assert PROTOCOL_VERSION == 1
-    for model in _union_members(c.Command):
-        cmd = model.model_validate({"type": model.model_fields["type"].default, **({"paths": ["/x"]} if model is c.Transcribe else {})})
-        assert cmd.v == PROTOCOL_VERSION
-        assert json.loads(cmd.model_dump_json())["v"] == PROTOCOL_VERSION
 
 
 _text = st.text(max_size=30)
