@@ -121,7 +121,7 @@ class X11Hotkey:
         dpy = self.dpy = x.XOpenDisplay(self.display.encode())
         if not dpy:
             raise HotkeyError(f"cannot open X display {self.display!r}")
-        x.XSetErrorHandler(self._on_error)  # Xlib's default handler would exit() the server
+        self._prev_error = x.XSetErrorHandler(self._on_error)  # Xlib's default handler would exit() the server
         x.XSetIOErrorHandler(_quiet_io_error)  # other connections keep Xlib's exit handler, which still exits
         x.XSetIOErrorExitHandler(dpy, self._on_exit, None)
         keycode = x.XKeysymToKeycode(dpy, x.XStringToKeysym(self.chord.key.encode()))
@@ -206,5 +206,7 @@ class X11Hotkey:
     def _close_display(self) -> None:
         if self.dpy and not self._gone:
             self.x.XCloseDisplay(self.dpy)
+        if self.dpy is not None:  # Xlib must not keep calling into this object once it is gone
+            self.x.XSetErrorHandler(ctypes.c_void_p(self._prev_error))
         self.dpy = None
 

@@ -69,3 +69,22 @@ def test_a_press_posts_from_the_listener_thread_and_a_second_grab_is_refused(dis
     again = _hotkey(dpy, "ctrl+alt+d", Posts())
     again.start()  # closing dropped the grab
     again.close()
+
+
+def test_a_listener_that_fails_to_start_gives_xlib_back_its_error_handler(display):
+    """After a refused grab sttd drops the listener: Xlib must not be left calling its freed callback."""
+    import ctypes
+
+    dpy = display.env["DISPLAY"]
+    holder = _hotkey(dpy, "ctrl+alt+k", Posts())
+    holder.start()
+    try:
+        refused = _hotkey(dpy, "ctrl+alt+k", Posts())
+        with pytest.raises(HotkeyError, match="grabbed"):
+            refused.start()
+        x = refused.x
+        current = x.XSetErrorHandler(None)  # Xlib tells the handler only by swapping it
+        x.XSetErrorHandler(ctypes.c_void_p(current))
+        assert current != ctypes.cast(refused._on_error, ctypes.c_void_p).value
+    finally:
+        holder.close()
