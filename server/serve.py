@@ -10,7 +10,7 @@ import signal
 from . import __version__
 from .daemon import Daemon
 from .events import EventBus
-from .hotkey_listen import start_hotkey
+from .hotkey_listen import start_hotkey, stop_hotkey
 from .injector import Injector
 from .ipc import ControlServer
 from .resilient import ResilientTranscriber
@@ -45,7 +45,7 @@ async def serve(settings: Settings, sock, transcriber: ResilientTranscriber, inj
         loader.cancel("server shutting down")
     log.info("shutting down")
     if hotkey is not None:
-        await asyncio.to_thread(hotkey.close)
+        await stop_hotkey(hotkey)
     watching.cancel()
     await sleep.close()
     await control.close(grace=0.5)
