@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        # A descriptor of our own for stderr: sounddevice points fd 2 at /dev/null while
+        # PortAudio initialises (in the audio thread), and our lines must not vanish with ALSA's.
+        stream=open(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=True),
     )
     if settings.log_level != "debug":
         # faster-whisper logs every call at INFO; one line per phrase is noise in the journal.
