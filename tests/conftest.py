@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: real `sttd` processes on private sockets.
+"""Fixtures shared by every test: real `sttd` processes on private sockets, a virtual microphone and screen per module.
 
 The machinery lives in `tests/support/` and is imported from there explicitly
 (`from tests.support.sttd import SttdFactory`); this file holds fixtures only.
@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.devices import missing_binaries
+from tests.support.display import DISPLAY_BINARIES, VirtualDisplay
 from tests.support.env import unique_socket_name
+from tests.support.mic import MIC_BINARIES, VirtualMicrophone
 from tests.support.speech_servers import serve_openai
 from tests.support.sttd import Sttd, SttdFactory
 
@@ -48,3 +51,23 @@ def idle_sttd(sttd_factory: SttdFactory) -> Sttd:
 def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real faster-whisper-server on a loopback port, model loaded: its /v1 URI."""
     yield from serve_openai(tmp_path_factory.mktemp("fws"))
+
+
+@pytest.fixture(scope="module")
+def mic() -> Iterator[VirtualMicrophone]:
+    """A private PulseAudio whose default source hears what is played into it."""
+    missing = missing_binaries(MIC_BINARIES)
+    if missing:
+        pytest.skip(f"missing {missing}: run scripts/test, which installs them")
+    with VirtualMicrophone() as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[VirtualDisplay]:
+    """A private Xvfb screen."""
+    missing = missing_binaries(DISPLAY_BINARIES)
+    if missing:
+        pytest.skip(f"missing {missing}: run scripts/test, which installs them")
+    with VirtualDisplay() as d:
+        yield d

@@ -5,25 +5,13 @@ The end-to-end tests drive a whole sttd through this; here only the listener, wi
 
 from __future__ import annotations
 
-import shutil
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from stt_dictation.server.hotkey import parse_chord
 from stt_dictation.server.hotkey_x11 import HotkeyError, X11Hotkey
-from tests.support.display import DISPLAY_BINARIES, VirtualDisplay
 from tests.support.wait import wait_until
-
-
-@pytest.fixture(scope="module")
-def display() -> Iterator[VirtualDisplay]:
-    missing = [b for b in DISPLAY_BINARIES if not shutil.which(b)]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} missing")
-    with VirtualDisplay() as d:
-        yield d
 
 
 KEPT: list[X11Hotkey] = []

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-
 import pytest
 
 from stt_dictation.server.x11 import KeymapError, bind_characters, bind_keysyms, focused_window, keysym
-from tests.support.display import DISPLAY_BINARIES, VirtualDisplay
 
 NO_FREE = 10**6
 """A `keep_free` that leaves no keycode to bind: bind_keysyms then reports only what the keymap already has."""
-
-
-@pytest.fixture(scope="module")
-def display() -> Iterator[VirtualDisplay]:
-    missing = [b for b in DISPLAY_BINARIES if not shutil.which(b)]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} missing")
-    with VirtualDisplay() as d:
-        yield d
 
 
 def test_keysyms_latin1_is_the_code_point_others_are_offset():
