@@ -7,6 +7,7 @@ import time
 
 from ..common import Row, SectionResult, log, median, ms, sec, summary
 from ..rig import Rig
+from tests.support.speech import edit_distance
 from .launch import interpreter_start
 
 
@@ -52,19 +53,8 @@ def _type_once(rig: Rig, inj, text: str, timeout: float) -> dict:
         time.sleep(0.005)
     got = rig.window.read()
     wall = t_growth - t0
-    diff = _char_edits(text, got)
+    diff = edit_distance(text, got)  # characters lost, added or changed
     return {"chars": len(text), "call_s": t_call, "to_last_char_s": wall, "cps": len(text) / wall, "exact": got == text, "mismatches": diff, "got": got[:3000]}
-
-
-def _char_edits(a: str, b: str) -> int:
-    """Character-level Levenshtein distance: characters lost, added or changed."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-        prev = cur
-    return prev[-1]
 
 
 def _type_reps(rig: Rig, inj, text: str, reps: int) -> dict:
