@@ -253,10 +253,16 @@ def completion(rest: list[str]) -> int:
 
 
 def doctor(rest: list[str]) -> int:
-    """`stt doctor [--json] [--mic-seconds N]`: checks this session without the server (server/doctor.py)."""
-    from ..server.doctor import main
+    """`stt doctor [--json] [--mic-seconds N]`: checks this session without the server; 0 when nothing is wrong, else 1."""
+    from ..server.doctor import render, report
 
-    return main(rest)
+    p = argparse.ArgumentParser(prog="stt doctor", description="what this session offers sttd, and how to fix what is missing")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--mic-seconds", type=float, default=2.0, help="seconds to listen to the microphone (0 skips it)")
+    a = p.parse_args(rest)
+    rep = report(a.mic_seconds)
+    print(json.dumps(rep, default=str) if a.json else render(rep), flush=True)
+    return EXIT_OK if not rep["problems"] else 1
 
 
 HANDLERS = {"status": status, "tail": tail, "history": history, "transcribe": transcribe, "completion": completion, "doctor": doctor}

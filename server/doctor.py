@@ -8,14 +8,11 @@ the session sttd types into, so what it sees is what sttd sees.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import math
 import importlib.util
 import os
 import shutil
-import sys
 from typing import Any
 
 from .desktop import UINPUT_FIX, detect, uinput_problem
@@ -240,18 +237,3 @@ def render(rep: dict[str, Any]) -> str:
     lines.append("problems    none" if not rep["problems"] else "problems")
     lines += [f"  - {p['what']}\n    fix: {p['fix']}" for p in rep["problems"]]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`stt doctor [--json] [--mic-seconds N]`: 0 when nothing is wrong, 1 otherwise."""
-    p = argparse.ArgumentParser(prog="stt doctor", description="what this session offers sttd, and how to fix what is missing")
-    p.add_argument("--json", action="store_true", help="one JSON object")
-    p.add_argument("--mic-seconds", type=float, default=2.0, help="seconds to listen to the microphone (0 skips it)")
-    a = p.parse_args(argv)
-    rep = report(a.mic_seconds)
-    print(json.dumps(rep, default=str) if a.json else render(rep), flush=True)
-    return 0 if not rep["problems"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,6 @@ import math
 import os
 import struct
 import subprocess
-import sys
 import wave
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from tests.support.dictation import audio_env
 from tests.support.env import CLIENT_CMD
 
-DOCTOR = [sys.executable, "-m", "stt_dictation.server.doctor", "--json"]
+DOCTOR = [*CLIENT_CMD, "doctor", "--json"]
 SESSION_VARS = ("DISPLAY", "WAYLAND_DISPLAY", "XDG_CURRENT_DESKTOP", "SWAYSOCK", "HYPRLAND_INSTANCE_SIGNATURE", "DBUS_SESSION_BUS_ADDRESS")
 
 

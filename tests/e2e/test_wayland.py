@@ -16,6 +16,7 @@ import pytest
 from stt_dictation.server.desktop import Desktop, detect
 from stt_dictation.server.injector import ChainInjector, ClipboardInjector, InjectError, MutterInjector, WtypeInjector, choose
 from tests.support.devices import missing_binaries
+from tests.support.env import CLIENT_CMD
 from tests.support.wayland import MutterSession, SwaySession
 
 PHRASES = ["Hello there, this is ASCII. ", "café naïve — Straße ✓ ", "zürich: 3 + 4 = 7! "]
@@ -220,10 +221,9 @@ def test_auto_falls_through_when_mutter_refuses_wtype(mutter):
 
 def _doctor(session) -> tuple[int, dict]:
     import json
-    import sys
 
     env = {k: v for k, v in os.environ.items() if k not in session.unset_env and k not in ("DBUS_SESSION_BUS_ADDRESS", "WAYLAND_DISPLAY")}
-    done = subprocess.run([sys.executable, "-m", "stt_dictation.server.doctor", "--json", "--mic-seconds", "0"],
+    done = subprocess.run([*CLIENT_CMD, "doctor", "--json", "--mic-seconds", "0"],
                           env={**env, **session.env}, capture_output=True, text=True, timeout=60)
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
