@@ -79,7 +79,6 @@ class Pipeline:
         self._leading = settings.leading_space
         self._commands = settings.commands
         self._said: dict[int, asyncio.Future[Said]] = {}  # by phrase number, the last few
-        self._spec_prompts: dict[asyncio.Future, str | None] = {}  # the context each speculative decode had
         self._last_recording: int | None = None
         self._tasks = Tasks()
         self.next_seq = 1
@@ -94,15 +93,13 @@ class Pipeline:
                 prompt = self._context(rec, prev.result() if prev is not None and prev.done() else None)
                 fut = asyncio.ensure_future(self._transcriber.transcribe(ev.audio, prompt))
                 fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-                rec.specs[ev.pid] = fut
-                self._spec_prompts[fut] = prompt
+                rec.specs[ev.pid] = (fut, prompt)
         elif isinstance(ev, Retract):
             stale = rec.specs.pop(ev.pid, None)
             if stale is not None:
-                self._spec_prompts.pop(stale, None)
-                stale.cancel()  # a remote request stops; a local decode finishes unseen
+                stale[0].cancel()  # a remote request stops; a local decode finishes unseen
         elif isinstance(ev, Phrase):
-            spec = rec.specs.pop(ev.pid, None) if ev.speculated else None
+            spec = rec.specs.pop(ev.pid, (None, None)) if ev.speculated else (None, None)
             seq = self.next_seq
             self.next_seq += 1
             first = self._last_recording != rec.number
@@ -110,11 +107,8 @@ class Pipeline:
             prev = self._said.get(seq - 1)
             mine = self._said[seq] = asyncio.get_running_loop().create_future()
             self._said.pop(seq - 8, None)  # later phrases already hold what they wait for
-            spec_prompt = self._spec_prompts.pop(spec, None) if spec is not None else None
-            while len(self._spec_prompts) > 16:  # guesses no phrase took (bounded)
-                self._spec_prompts.pop(next(iter(self._spec_prompts)))
             self._typist.expect(seq)
-            self._tasks.spawn(self._phrase(rec, seq, ev, (spec, spec_prompt), (prev, mine), first), f"phrase-{seq}")
+            self._tasks.spawn(self._phrase(rec, seq, ev, spec, (prev, mine), first), f"phrase-{seq}")
 
     def _context(self, rec: Recording, before: Said | None) -> str | None:
         """The prompt for a phrase of `rec`: the end of its text so far, or None."""

@@ -46,8 +46,8 @@ class Recording:
     window: str | None = None
     """Window focused when the microphone opened (for the focus guard)."""
     cancelled: bool = False
-    specs: dict[int, asyncio.Future] = field(default_factory=dict)
-    """Speculative decodes in flight, by segmenter phrase id (the pipeline's)."""
+    specs: dict[int, tuple[asyncio.Future, str | None]] = field(default_factory=dict)
+    """Speculative decodes in flight with the context each had, by segmenter phrase id (the pipeline's)."""
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     task: asyncio.Task | None = None
     opening: asyncio.Task | None = None

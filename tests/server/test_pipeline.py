@@ -47,7 +47,7 @@ def test_a_speculation_that_holds_is_the_result_and_a_retracted_one_is_dropped(t
             rig.pipeline.on_event(rec, phrase(1, speculated=True))
             await asyncio.sleep(0.05)
             rig.pipeline.on_event(rec, Speculate(2, clip(2)))
-            spec = rec.specs[2]
+            spec, _context = rec.specs[2]
             await asyncio.sleep(0.01)  # the guess is under way when speech resumes
             rig.pipeline.on_event(rec, Retract(2))
             rig.pipeline.on_event(rec, phrase(2, k=3))
