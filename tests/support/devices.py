@@ -7,7 +7,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from tests.support.process import Process
 
@@ -28,6 +28,57 @@ class Device(Protocol):
 
     env: dict[str, str]
     unset_env: tuple[str, ...]
+
+
+class VirtualDevice:
+    """A device run by one main process with a private directory: started once, stopped whole on any failure."""
+
+    LOG_NAME = "device.log"
+    """The main process's log file in the private directory."""
+
+    def __init__(self, start_timeout: float) -> None:
+        self._start_timeout = start_timeout
+        self._tmp: Path | None = None
+        self._main: Process | None = None
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int | None:
+        """The main process's id while it runs."""
+        return self._main.pid if self._main is not None else None
+
+    @property
+    def temp_dir(self) -> Path | None:
+        """The private directory holding sockets, capture files and logs."""
+        return self._tmp
+
+    @property
+    def log_path(self) -> Path | None:
+        """The main process's log file."""
+        return self._tmp / self.LOG_NAME if self._tmp else None
+
+    def start(self) -> Self:
+        """Start the device; whatever part of it started is stopped again if starting fails."""
+        if self._main is not None:
+            raise HarnessError(f"{type(self).__name__} already started")
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
 
 
 def missing_binaries(names: Iterable[str]) -> list[str]:

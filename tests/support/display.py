@@ -9,10 +9,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Self
 
 from tests.support.capture import TypedFile
-from tests.support.devices import COMMAND_TIMEOUT, HarnessError, HarnessTimeout, child_env, spawn, tail, wait_until
+from tests.support.devices import COMMAND_TIMEOUT, HarnessError, HarnessTimeout, VirtualDevice, child_env, spawn, tail, wait_until
 from tests.support.process import Process
 
 DISPLAY_BINARIES = ("Xvfb", "xterm", "xdotool")
@@ -39,64 +38,30 @@ class CaptureWindow(TypedFile):
         return self.display.focused_window() == self.window_id
 
 
-class VirtualDisplay:
+class VirtualDisplay(VirtualDevice):
     """An Xvfb server (no window manager) with helpers to open xterms that record what is typed."""
 
     # A Wayland session variable would make clients pick a Wayland backend.
     unset_env = ("WAYLAND_DISPLAY",)
 
+    LOG_NAME = "xvfb.log"
+
     def __init__(self, *, size: tuple[int, int] = (1280, 800), start_timeout: float = 5.0) -> None:
+        super().__init__(start_timeout)
         self._size = size
-        self._start_timeout = start_timeout
-        self._tmp: Path | None = None
-        self._server: Process | None = None
         self._windows: list[CaptureWindow] = []
         self.display_number: int | None = None
-        self.env: dict[str, str] = {}
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def pid(self) -> int | None:
-        """The Xvfb process id while it runs."""
-        return self._server.pid if self._server is not None else None
 
     def processes(self) -> list[Process]:
         """Xvfb and the capture xterms that still run, for whoever accounts for CPU."""
-        return [p for p in (self._server, *(w.process for w in self._windows)) if p is not None and p.alive()]
-
-    @property
-    def temp_dir(self) -> Path | None:
-        """The private directory holding capture files and logs."""
-        return self._tmp
-
-    @property
-    def log_path(self) -> Path | None:
-        """The Xvfb log file."""
-        return self._tmp / "xvfb.log" if self._tmp else None
-
-    def start(self) -> Self:
-        """Start Xvfb on a display number it picks itself."""
-        if self._server is not None:
-            raise HarnessError("VirtualDisplay already started")
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return [p for p in (self._main, *(w.process for w in self._windows)) if p is not None and p.alive()]
 
     def _start(self) -> None:
         self._tmp = Path(tempfile.mkdtemp(prefix="stt-x11-"))
         width, height = self._size
         read_fd, write_fd = os.pipe()
         try:
-            self._server = spawn(
+            self._main = spawn(
                 [
                     "Xvfb",
                     "-displayfd", str(write_fd),  # Xvfb picks a free display and writes its number here once ready
@@ -104,7 +69,7 @@ class VirtualDisplay:
                     "-nolisten", "tcp",
                     "-noreset",  # keep the server (and its keymap) when the last client disconnects
                 ],
-                self._tmp / "xvfb.log",
+                self._tmp / self.LOG_NAME,
                 os.environ,
                 pass_fds=(write_fd,),
             )
@@ -180,7 +145,7 @@ class VirtualDisplay:
         self, path: str | os.PathLike[str] | None = None, *, title: str | None = None, focus: bool = True
     ) -> CaptureWindow:
         """Open an xterm that appends typed text to path (emptied first), wait until it reads input, and focus it."""
-        if self._tmp is None or self._server is None:
+        if self._tmp is None or self._main is None:
             raise HarnessError("VirtualDisplay is not started")
         index = len(self._windows)
         title = title or f"stt-capture-{self.display_number}-{index}"
@@ -204,7 +169,7 @@ class VirtualDisplay:
                 "-geometry", f"80x10+{offset}+{offset}",
                 "-e", "sh", "-c", script, "sh", str(capture), str(ready),
             ],
-            self._tmp / "xvfb.log",
+            self._tmp / self.LOG_NAME,
             env,
         )
         try:
@@ -244,11 +209,11 @@ class VirtualDisplay:
         try:
             for window in self._windows:
                 window.close()
-            if self._server is not None:
-                self._server.stop()
+            if self._main is not None:
+                self._main.stop()
         finally:
             self._windows = []
-            self._server = None
+            self._main = None
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
                 self._tmp = None

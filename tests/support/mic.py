@@ -8,9 +8,8 @@ import subprocess
 import tempfile
 import wave
 from pathlib import Path
-from typing import Self
 
-from tests.support.devices import COMMAND_TIMEOUT, HarnessError, HarnessTimeout, child_env, spawn, tail, wait_until
+from tests.support.devices import COMMAND_TIMEOUT, HarnessError, HarnessTimeout, VirtualDevice, child_env, spawn, tail, wait_until
 from tests.support.process import Process
 
 SINK_NAME = "stt_sink"
@@ -34,61 +33,27 @@ def _wav_duration(path: Path) -> float | None:
         return None
 
 
-class VirtualMicrophone:
+class VirtualMicrophone(VirtualDevice):
     """An isolated PulseAudio daemon whose default source hears whatever is played into its sink."""
 
     # Variables that would steer PulseAudio clients away from the virtual devices.
     unset_env = ("PULSE_SOURCE", "PULSE_SINK")
 
+    LOG_NAME = "pulseaudio.log"
+
     def __init__(self, *, start_timeout: float = 5.0) -> None:
-        self._start_timeout = start_timeout
-        self._tmp: Path | None = None
-        self._daemon: Process | None = None
+        super().__init__(start_timeout)
         self._players: list[Process] = []
         self._modules: list[str] = []
-        self.env: dict[str, str] = {}
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def present(self) -> bool:
         """Whether the virtual source is currently plugged in."""
         return bool(self._modules)
 
-    @property
-    def pid(self) -> int | None:
-        """The PulseAudio daemon's process id while it runs."""
-        return self._daemon.pid if self._daemon is not None else None
-
     def processes(self) -> list[Process]:
         """The daemon while it runs (players come and go), for whoever accounts for CPU."""
-        return [self._daemon] if self._daemon is not None and self._daemon.alive() else []
-
-    @property
-    def temp_dir(self) -> Path | None:
-        """The private directory holding the socket, cookie, ALSA config and logs."""
-        return self._tmp
-
-    @property
-    def log_path(self) -> Path | None:
-        """The PulseAudio daemon's log file."""
-        return self._tmp / "pulseaudio.log" if self._tmp else None
-
-    def start(self) -> Self:
-        """Start the daemon and plug in the virtual microphone."""
-        if self._daemon is not None:
-            raise HarnessError("VirtualMicrophone already started")
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return [self._main] if self._main is not None and self._main.alive() else []
 
     def _start(self) -> None:
         tmp = self._tmp = Path(tempfile.mkdtemp(prefix="stt-mic-"))
@@ -141,11 +106,11 @@ class VirtualMicrophone:
             f'module-native-protocol-unix socket="{socket}" auth-anonymous=1',
         ]
         # Running as root only earns a warning in per-user mode; no flag needed.
-        self._daemon = spawn(cmd, tmp / "pulseaudio.log", daemon_env)
+        self._main = spawn(cmd, tmp / self.LOG_NAME, daemon_env)
 
         def answering() -> bool:
-            if self._daemon is not None and not self._daemon.alive():
-                raise HarnessError(f"pulseaudio exited with {self._daemon.returncode}:\n{tail(self.log_path)}")
+            if self._main is not None and not self._main.alive():
+                raise HarnessError(f"pulseaudio exited with {self._main.returncode}:\n{tail(self.log_path)}")
             if not socket.is_socket():
                 return False
             # The socket file appears at bind(), a moment before listen(): until
@@ -223,7 +188,7 @@ class VirtualMicrophone:
             try:
                 self._pactl("unload-module", index)
             except HarnessError:
-                if self._daemon is not None and self._daemon.alive():
+                if self._main is not None and self._main.alive():
                     raise
 
     def unload_source(self) -> None:
@@ -290,10 +255,10 @@ class VirtualMicrophone:
         """Kill players and the daemon and delete the temp dir; safe to call twice."""
         try:
             self._stop_players()
-            if self._daemon is not None:
-                self._daemon.stop()
+            if self._main is not None:
+                self._main.stop()
         finally:
-            self._daemon = None
+            self._main = None
             self._modules = []
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
