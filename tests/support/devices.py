@@ -97,7 +97,11 @@ def child_env(*devices: Device, base: Mapping[str, str] | None = None) -> dict[s
 
 
 def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str], **kwargs: Any) -> Process:
-    """Start a device's helper in its own session (terminal signals stay with us), killed if we die."""
+    """Start a device's helper in its own session (terminal signals stay with us), killed if we die.
+
+    It runs in / unless told otherwise: a helper dropped to another user cannot enter a clone kept private.
+    """
+    kwargs.setdefault("cwd", "/")
     return Process(argv, log_path, env, new_session=True, guard=True, **kwargs).start()
 
 
