@@ -97,6 +97,38 @@ def join(before: str | None, text: str, *, space: bool = False) -> str:
     return " " + text
 
 
+_MARKS = ".,;:!?…"
+"""Punctuation a led decode may put differently between two phrases."""
+
+
+def end_mark(text: str) -> str:
+    """The punctuation `text` ends with ("" for none)."""
+    t = text.rstrip()
+    return t[len(t.rstrip(_MARKS)) :]
+
+
+def split_lead(text: str) -> tuple[str, str]:
+    """A led decode's text as (the mark the model put between the two phrases, the new phrase's words)."""
+    t = text.strip()
+    words = t.lstrip(_MARKS).lstrip()
+    return t[: len(t) - len(words)].strip(), words
+
+
+def relead(before: str, seq: int, last: str, mark: str, words: str) -> tuple[Amend | None, str]:
+    """`words` after a led decode put `mark` between them and `last`, phrase `seq`, typed just before (it
+    ends `before`, the text so far): (the amend of `last` when its end mark changes, what to type).
+
+    The model heard both phrases, so its mark stands: "you." becomes "you," when it goes on, and a mark is
+    added or dropped the same way. The amend is made even with nothing to erase, so the history follows.
+    """
+    old = end_mark(last)
+    if mark == old:
+        return None, join(before, words)
+    fixed = last.rstrip()[: len(last.rstrip()) - len(old)] + mark
+    now = before.rstrip()[: len(before.rstrip()) - len(old)] + mark
+    return Amend(seq, len(old), fixed, plain=join(before, words)), mark + join(now, words)
+
+
 def tail(text: str, chars: int) -> str:
     """The last `chars` characters of `text`, starting at a word."""
     if len(text) <= chars:

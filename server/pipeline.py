@@ -7,7 +7,9 @@ spoken order. A pause that may end a phrase starts a speculative decode of the
 same samples, so usually only the pause stands between speech and text.
 Each phrase is decoded with the text said before it in the same recording as the
 prompt (context), and joined to it (joiner.py): phrase n waits, bounded, for phrase
-n-1's text. Crash recovery (recovery.py) uses the same `to_text`, and never types.
+n-1's text. Where the model allows (the local one), phrase n-1 is decoded again in
+front of phrase n with its text forced (a `Lead`), so the model hears across the
+pause and puts the punctuation between the two as it would in one piece. Crash recovery (recovery.py) uses the same `to_text`, and never types.
 Anything but a cancel that goes wrong on the way marks the phrase `failed` with the
 reason, its audio kept in the spool, and reports a fault; later phrases go on.
 """
@@ -26,7 +28,7 @@ import numpy as np
 from .commands_spoken import parse as parse_commands
 from .guard import judge, repeats
 from .injector import clean
-from .joiner import Amend, as_context, goes_on, join, tail
+from .joiner import Amend, as_context, end_mark, goes_on, join, relead, split_lead, tail
 from .ledger import Ledger
 from .recorder import Recording
 from .resilient import ResilientTranscriber
@@ -34,7 +36,7 @@ from .said import CONTEXT_WAIT, JOIN_WAIT, Said, after, wait
 from .segmenter import Phrase, Retract, SegEvent, Speculate
 from .settings import Settings
 from .tasks import Tasks
-from .transcript import SegmentScore, Transcript
+from .transcript import Lead, SegmentScore, Transcript
 from .typist import Ready, Typist
 from .wav import SAMPLE_RATE
 
@@ -90,10 +92,10 @@ class Pipeline:
             # Only speculate on an idle model: a wasted guess must not delay a real phrase.
             if self._transcriber.inflight == 0:
                 prev = self._said.get(self.next_seq - 1)
-                prompt = self._context(rec, prev.result() if prev is not None and prev.done() else None)
-                fut = asyncio.ensure_future(self._transcriber.transcribe(ev.audio, prompt))
+                context = self._context(rec, prev.result() if prev is not None and prev.done() else None, self.next_seq)
+                fut = asyncio.ensure_future(self._transcriber.transcribe(ev.audio, *context))
                 fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-                rec.specs[ev.pid] = (fut, prompt)
+                rec.specs[ev.pid] = (fut, _key(context))
         elif isinstance(ev, Retract):
             stale = rec.specs.pop(ev.pid, None)
             if stale is not None:
@@ -110,11 +112,16 @@ class Pipeline:
             self._typist.expect(seq)
             self._tasks.spawn(self._phrase(rec, seq, ev, spec, (prev, mine), first), f"phrase-{seq}")
 
-    def _context(self, rec: Recording, before: Said | None) -> str | None:
-        """The prompt for a phrase of `rec`: the end of its text so far, or None."""
+    def _context(self, rec: Recording, before: Said | None, seq: int) -> tuple[str | None, Lead | None]:
+        """(prompt, lead) for phrase `seq` of `rec`: the end of its text so far, and phrase seq-1 to lead it where it can."""
         if before is None or before.recording != rec.number or not self._context_chars:
-            return None
-        return as_context(tail(before.text, self._context_chars)) or None
+            return None, None
+        if self._transcriber.takes_lead and before.last == seq - 1 and before.last_audio is not None:
+            earlier = before.text[: len(before.text) - len(before.last_text)]  # the mark before the lead stays
+            stem = before.last_text.rstrip()
+            stem = stem[: len(stem) - len(end_mark(stem))]
+            return tail(earlier, self._context_chars) or None, Lead(seq - 1, before.last_audio, stem)
+        return as_context(tail(before.text, self._context_chars)) or None, None
 
     def _joined(self, rec: Recording, before: Said | None, first: bool, text: str) -> str:
         """`text` in its place after what was typed before it (joiner.py), with the leading-space rule for a first phrase."""
@@ -124,16 +131,25 @@ class Pipeline:
             return join(None, text, space=bool(before.text))  # goes on where the last recording typed; its case is the model's
         return join(None, text, space=self._leading == "always" or not first)
 
-    async def _decode(self, rec: Recording, seq: int, ph: Phrase, spec: tuple, prompt: str | None) -> tuple[Transcript | None, str | None]:
-        """Transcribe with the context; a result that reads the context back is decoded again without it (and a note says so)."""
-        first, spec_prompt = spec
-        if first is not None and spec_prompt != prompt:
+    async def _decode(self, rec: Recording, seq: int, ph: Phrase, spec: tuple, context: tuple) -> tuple[Transcript | None, str | None]:
+        """Transcribe with the context; a result that reads the context back is decoded again without it (and a note says so);
+        a led decode that adds no words of its own is decoded again alone."""
+        first, spec_key = spec
+        if first is not None and spec_key != _key(context):
             first.cancel()  # guessed with other context: a local decode finishes unseen
             first = None
         again = partial(
             self._transcriber.transcribe_phrase, seq, ph.audio, cancelled=lambda: rec.cancelled, note=partial(self._ledger.note, seq)
         )
-        result = await again(first=first, prompt=prompt)
+        prompt, lead = context
+        result = await again(first=first, prompt=prompt, lead=lead)
+        if result is not None and result.after_lead and lead is not None:
+            words = split_lead(result.text)[1]
+            if words and not repeats(words, f"{prompt or ''} {lead.text}"):
+                return result, None
+            log.info("phrase %d: led by phrase %d it read %r; decoding it alone", seq, lead.seq, result.text[:80])
+            prompt = " ".join(p for p in (prompt, lead.text) if p)
+            result = await again(prompt=prompt)
         if result is not None and prompt and repeats(result.text, prompt):
             log.info("phrase %d read its context back (%r); decoding it again alone", seq, result.text[:80])
             return await again(prompt=None), f"guard: {result.text[:80]!r} repeats the context; decoded again without it"
@@ -153,11 +169,15 @@ class Pipeline:
         try:
             kept = await self._keep(seq, rec.number, ph.audio, speech_end)
             before = await wait(prev, CONTEXT_WAIT) if self._context_chars else None
-            result, readback = await self._decode(rec, seq, ph, spec, self._context(rec, before))
+            result, readback = await self._decode(rec, seq, ph, spec, self._context(rec, before, seq))
             if result is None:  # cancelled while it waited for a retry
                 await self._drop_audio(seq, rec.number)
                 return
             out = to_text(result.segments, ph.speech_seconds, self._replacements)
+            mark = None  # after a led decode: the mark the model put between the phrase before and this one
+            if result.after_lead and out.typed:
+                mark, words = split_lead(out.typed)
+                out = Text(words, words or out.stored, out.status if words else "empty", out.reason)
             done_at = time.time()  # transcribed now, whatever joining waits for
             said = parse_commands(out.typed) if self._commands and out.typed else None
             if said is not None and (said.scratch or said.breaks):
@@ -175,7 +195,9 @@ class Pipeline:
             if out.typed:
                 before = before or await wait(prev, JOIN_WAIT)
                 typed = self._joined(rec, before, first, out.typed)
-                if self._context_chars and before is not None and before.recording == rec.number and before.last is not None:
+                if mark is not None and before is not None and before.recording == rec.number and before.last == seq - 1:
+                    amend, typed = relead(before.text, seq - 1, before.last_text, mark, out.typed)
+                elif self._context_chars and before is not None and before.recording == rec.number and before.last is not None:
                     if goes_on(before.last_text, out.typed):  # the sentence goes on: its end mark becomes a comma
                         fixed = before.last_text.rstrip()[:-1] + ","
                         amend = Amend(before.last, 1, fixed, plain=typed)
@@ -195,7 +217,7 @@ class Pipeline:
             if not delivered:
                 self._typist.deliver(Ready(seq, rec.number, None))
             if not mine.done():
-                mine.set_result(after(rec.number, rec.window, before, seq, typed, amend is not None))
+                mine.set_result(after(rec.number, rec.window, before, seq, typed, amend.chars if amend else 0, ph.audio))
 
     def discard(self, rec: Recording) -> bool:
         """`cancel` after `stop`: what of `rec` is not typed yet is discarded (each phrase marked
@@ -239,6 +261,12 @@ class Pipeline:
     async def shutdown(self) -> None:
         """Cancel phrases still in flight (their audio stays in the spool)."""
         await self._tasks.cancel("server shutting down")
+
+
+def _key(context: tuple[str | None, Lead | None]) -> tuple:
+    """What makes two contexts the same: the prompt and the phrase that leads (its text is final once typed)."""
+    prompt, lead = context
+    return prompt, lead.seq if lead is not None else None, lead.text if lead is not None else None
 
 
 def _why(exc: BaseException) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .remote_uri import RemoteTarget
 from .settings import Settings
-from .transcript import SegmentScore, Transcriber, TranscribeError, Transcript
+from .transcript import Lead, SegmentScore, Transcriber, TranscribeError, Transcript
 from .wav import SAMPLE_RATE, decode_file
 
 PROBE_TIMEOUT = 3.0
@@ -52,8 +52,10 @@ class RemoteTranscriber(Transcriber):
         # speech. Each phrase's deadline starts when it is sent, not while it waits here.
         self._in_flight = asyncio.Semaphore(max(1, settings.max_in_flight))
 
-    async def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
-        """Transcribe one phrase within the per-phrase timeout; `prompt` (context) goes where the protocol has room."""
+    async def transcribe(self, audio: np.ndarray, prompt: str | None = None, lead: Lead | None = None) -> Transcript:
+        """Transcribe one phrase within the per-phrase timeout; `prompt` (context) goes where the protocol has room.
+
+        No remote protocol can force the start of a transcript, so `lead` is never given here (`takes_lead` is False)."""
         async with self._in_flight:
             t0 = time.monotonic()
             text = await self._deadline(self._send(audio, self.timeout, prompt), self.timeout)

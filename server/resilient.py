@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from .settings import Settings
-from .transcript import Transcriber, TranscribeError, Transcript
+from .transcript import Lead, Transcriber, TranscribeError, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +75,15 @@ class ResilientTranscriber(Transcriber):
         """Load the real transcriber (the fallback loads on first need)."""
         await self.inner.load()
 
-    async def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
+    @property
+    def takes_lead(self) -> bool:  # type: ignore[override]
+        return self.inner.takes_lead
+
+    async def transcribe(self, audio: np.ndarray, prompt: str | None = None, lead: Lead | None = None) -> Transcript:
         """One try on the real transcriber; TranscribeError when it fails."""
         self.inflight += 1
         try:
-            return await self.inner.transcribe(audio, prompt)
+            return await self.inner.transcribe(audio, prompt, lead)
         finally:
             self.inflight -= 1
 
@@ -96,18 +100,19 @@ class ResilientTranscriber(Transcriber):
         cancelled: Callable[[], bool] = lambda: False,
         note: Callable[[str], Awaitable[None]] | None = None,
         prompt: str | None = None,
+        lead: Lead | None = None,
     ) -> Transcript | None:
         """Transcribe phrase `seq` until it works; None once `cancelled()` says its recording was cancelled.
 
         `first` is a decode already under way (a speculative one): it is used if it
         completes; if it was cancelled on its own, the audio is decoded afresh.
         `note` is awaited with the message of every failed try (for the journal);
-        `prompt` (the context) goes with every try, the fallback's included.
+        `prompt` (the context) and `lead` go with every try; the fallback gets the lead where it takes one.
         """
         attempt = 0
         while True:
             try:
-                result = await (first if first is not None else self.transcribe(audio, prompt))
+                result = await (first if first is not None else self.transcribe(audio, prompt, lead))
                 if attempt:
                     self.on_fault(None)
                 return result
@@ -124,7 +129,8 @@ class ResilientTranscriber(Transcriber):
                     return None
                 if self._may_fall_back and attempt >= self._fallback_after:
                     log.warning("phrase %d: %s; falling back to the embedded model", seq, exc)
-                    return await (await self._fallback_model()).transcribe(audio, prompt)
+                    fallback = await self._fallback_model()
+                    return await fallback.transcribe(audio, prompt, lead if fallback.takes_lead else None)
                 wait = backoff(attempt)
                 msg = f"transcription of phrase {seq} failed (try {attempt}): {exc}; retrying in {wait:g} s"
                 log.warning("%s", msg)

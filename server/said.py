@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import numpy as np
+
 CONTEXT_WAIT = 3.0
 """Seconds a phrase waits for the one before it to be its context; then it is decoded alone."""
 JOIN_WAIT = 60.0
@@ -26,19 +28,23 @@ class Said:
     """That phrase's text, as the history has it."""
     last_len: int = 0
     """How many characters that phrase put on the screen (its leading space included)."""
+    last_audio: np.ndarray | None = None
+    """That phrase's audio, for the next phrase's led decode."""
 
 
-def after(number: int, window: str | None, before: Said | None, seq: int, typed: str, amended: bool) -> Said:
-    """The recording's text after phrase `seq` typed `typed` (`amended`: the end mark before it erased)."""
+def after(number: int, window: str | None, before: Said | None, seq: int, typed: str, erased: int, audio: np.ndarray | None = None) -> Said:
+    """The recording's text after phrase `seq` typed `typed` from `audio`, having first erased `erased` characters
+    of the phrase before (its end mark, or the whole phrase: scratch that)."""
     same = before is not None and before.recording == number
     so_far = before.text if same else ""
-    if amended and not typed and same and before.last_len:  # scratch that: the last phrase is gone
+    if erased and not typed and same and before.last_len:  # scratch that: the last phrase is gone
         return Said(number, window, so_far[: -before.last_len])
-    if amended and so_far:
-        so_far = so_far.rstrip()[:-1]
+    if erased and so_far:
+        so_far = so_far.rstrip()[:-erased]
     if not typed:
-        return Said(number, window, so_far, before.last if same else None, before.last_text if same else "")
-    return Said(number, window, (so_far + typed)[-KEPT:], seq, typed.lstrip(", "), len(typed))
+        return Said(number, window, so_far, before.last if same else None, before.last_text if same else "",
+                    before.last_len if same else 0, before.last_audio if same else None)  # fmt: skip
+    return Said(number, window, (so_far + typed)[-KEPT:], seq, typed.lstrip(" ,.;:!?…"), len(typed), audio)
 
 
 async def wait(fut: asyncio.Future | None, timeout: float) -> Said | None:

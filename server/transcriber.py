@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .settings import Settings
-from .transcript import ModelLoadError, SegmentScore, Transcriber, TranscribeError, Transcript, full_prompt
+from .transcript import Lead, ModelLoadError, SegmentScore, Transcriber, TranscribeError, Transcript, full_prompt
 from .wav import SAMPLE_RATE, decode_file
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,14 @@ def resolve_device(device: str) -> str:
         return "cpu"
 
 
+LEAD_ROOM = 28 * SAMPLE_RATE
+"""Most samples a led decode may hold: the lead and the phrase must fit one 30 s window of the model."""
+
+
 class LocalWhisper(Transcriber):
     """faster-whisper in a single worker thread."""
+
+    takes_lead = True
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -81,13 +87,15 @@ class LocalWhisper(Transcriber):
         await asyncio.get_running_loop().run_in_executor(self._pool, self.load_blocking)
         log.info("model %s loaded on %s/%s in %.2f s", self._model_ref, self.device, self.compute_type, time.monotonic() - t0)
 
-    def _options(self, prompt: str | None = None) -> dict:
+    def _options(self, prompt: str | None = None, prefix: str | None = None) -> dict:
         s = self._settings
         return dict(
             language=s.language,
             beam_size=s.beam_size,
-            initial_prompt=full_prompt(s.initial_prompt, prompt),
-            hotwords=", ".join(s.vocabulary) or None,
+            # faster-whisper drops hotwords when a prefix is given: the vocabulary goes into the prompt then
+            initial_prompt=full_prompt(s.initial_prompt, prompt, s.vocabulary if prefix else None),
+            hotwords=None if prefix else ", ".join(s.vocabulary) or None,
+            prefix=prefix,
             condition_on_previous_text=False,
             without_timestamps=True,
             # The guard decides about silence with more than one signal; the built-in
@@ -95,22 +103,39 @@ class LocalWhisper(Transcriber):
             no_speech_threshold=None,
         )
 
-    def decode(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
-        """Transcribe one phrase in the calling thread (after `prompt`, the context); the model must be loaded."""
-        if self._model is None:
-            raise RuntimeError("LocalWhisper.decode before the model is loaded")
-        t0 = time.monotonic()
-        segments, _info = self._model.transcribe(audio, vad_filter=False, **self._options(prompt))
-        scored = [
+    def _segments(self, audio: np.ndarray, prompt: str | None, prefix: str | None = None) -> list[SegmentScore]:
+        assert self._model is not None
+        segments, _info = self._model.transcribe(audio, vad_filter=False, **self._options(prompt, prefix))
+        return [
             SegmentScore(s.text, float(s.no_speech_prob), float(s.avg_logprob), float(s.compression_ratio))
             for s in segments  # the generator decodes lazily: consume it inside this call
         ]
-        return Transcript(scored, time.monotonic() - t0)
 
-    async def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
+    def decode(self, audio: np.ndarray, prompt: str | None = None, lead: Lead | None = None) -> Transcript:
+        """Transcribe one phrase in the calling thread (after `prompt`, the context, and `lead`); the model must be loaded.
+
+        A led decode whose transcript does not begin with the lead's text (or that would not fit
+        one window) is done again alone, with the lead's text added to the context.
+        """
+        if self._model is None:
+            raise RuntimeError("LocalWhisper.decode before the model is loaded")
+        t0 = time.monotonic()
+        if lead is not None and lead.text.strip() and len(lead.audio) + len(audio) <= LEAD_ROOM:
+            stem = lead.text.strip()
+            scored = self._segments(np.concatenate([lead.audio, audio]), prompt, stem)
+            head = scored[0].text.lstrip() if scored else ""
+            if head.startswith(stem):
+                scored[0] = SegmentScore(head[len(stem) :], *(getattr(scored[0], f) for f in ("no_speech_prob", "avg_logprob", "compression_ratio")))
+                return Transcript(scored, time.monotonic() - t0, after_lead=True)
+            log.info("a led decode did not keep its lead (%r); decoding the phrase alone", head[:80])
+        if lead is not None:
+            prompt = " ".join(p for p in (prompt, lead.text.strip()) if p) or None
+        return Transcript(self._segments(audio, prompt), time.monotonic() - t0)
+
+    async def transcribe(self, audio: np.ndarray, prompt: str | None = None, lead: Lead | None = None) -> Transcript:
         """Transcribe one phrase in the worker thread."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self.decode, audio, prompt)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self.decode, audio, prompt, lead)
         except Exception as exc:
             raise TranscribeError(str(exc)) from exc
 

@@ -36,11 +36,28 @@ class Transcript:
 
     segments: list[SegmentScore] = field(default_factory=list)
     elapsed: float = 0.0
+    after_lead: bool = False
+    """The text follows a `Lead`'s: it starts with the mark between the two phrases, if any."""
 
     @property
     def text(self) -> str:
         """All segment texts joined."""
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+@dataclass(frozen=True, eq=False)
+class Lead:
+    """The phrase before, decoded again in front of this one so the model hears across the pause.
+
+    The transcriber decodes `audio` followed by the phrase with `text` forced as the start
+    of the transcript (faster-whisper's prefix) and returns only what follows it: the
+    punctuation between the two phrases and the new phrase's words, in the case that
+    continues the sentence. `seq` names the phrase it came from.
+    """
+
+    seq: int
+    audio: np.ndarray
+    text: str
 
 
 class Transcriber(ABC):
@@ -52,14 +69,16 @@ class Transcriber(ABC):
     """What `stt status` shows as the model."""
     takes_prompt: bool = True
     """Whether a prompt reaches the model; where none can (Wyoming), no phrase waits for its context."""
+    takes_lead: bool = False
+    """Whether `transcribe` can decode a phrase after the one before it (a `Lead`): the local model only."""
 
     @abstractmethod
     async def load(self) -> None:
         """Get ready; raise ModelLoadError when that is impossible."""
 
     @abstractmethod
-    async def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcript:
-        """Transcribe one phrase; `prompt` is the text said before it (context), if any."""
+    async def transcribe(self, audio: np.ndarray, prompt: str | None = None, lead: Lead | None = None) -> Transcript:
+        """Transcribe one phrase; `prompt` is the text said before it (context), if any; `lead` only where `takes_lead`."""
 
     @abstractmethod
     async def transcribe_file(self, path: str) -> tuple[str, float, float]:

@@ -82,7 +82,7 @@ def test_a_microphone_failing_mid_recording_ends_it_in_error_and_keeps_the_speec
 
 def test_a_failed_transcription_shows_as_error_then_clears_when_a_retry_works(tmp_path):
     class Once(Model):
-        async def transcribe(self, audio, prompt=None):
+        async def transcribe(self, audio, prompt=None, lead=None):
             if len(self.heard) == 0:
                 self.heard.append(-1)
                 raise TranscribeError("connection reset")

@@ -16,7 +16,7 @@ class Files(Transcriber):
     async def load(self):
         pass
 
-    async def transcribe(self, audio, prompt=None):
+    async def transcribe(self, audio, prompt=None, lead=None):
         raise AssertionError("files are transcribed whole")
 
     async def transcribe_file(self, path):

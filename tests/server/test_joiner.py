@@ -3,7 +3,7 @@
 import asyncio
 
 from stt_dictation.server.events import EventBus
-from stt_dictation.server.joiner import Amend, as_context, ends_sentence, goes_on, join, tail
+from stt_dictation.server.joiner import Amend, as_context, end_mark, ends_sentence, goes_on, join, relead, split_lead, tail
 from stt_dictation.server.ledger import Ledger
 from stt_dictation.server.typist import Ready, Typist
 from tests.support.fakes import Keyboard
@@ -85,3 +85,22 @@ def test_the_typist_amends_the_phrase_before_only_when_it_was_the_last_thing_typ
     # focus moved before it: never erase blind (and the focus guard holds the phrase)
     kb, entries = _typist_run(tmp_path / "c", [Ready(1, 1, "Done.", "w1"), Ready(2, 1, ", and more", "w1", amend=fix)], window="w1", moved_to="w2")
     assert "<backspace>" not in kb.typed and entries[2].status == "held"
+
+
+def test_end_mark_and_split_lead_read_the_punctuation_between_phrases():
+    assert (end_mark("for you."), end_mark("Wait..."), end_mark("Americans")) == (".", "...", "")
+    assert split_lead(", ask not.") == (",", "ask not.")
+    assert split_lead(". Ask what") == (".", "Ask what")
+    assert split_lead(" ask what") == ("", "ask what")
+
+
+def test_relead_changes_the_end_mark_before_when_the_model_heard_it_go_on():
+    before = "And so my fellow Americans."
+    amend, typed = relead(before, 1, "And so my fellow Americans.", ",", "Ask not")
+    assert typed == ", ask not" and (amend.seq, amend.chars, amend.text) == (1, 1, "And so my fellow Americans,")
+    assert amend.plain == " Ask not"  # typed where the amend cannot be made: joined to the text as it stands
+    amend, typed = relead("you.", 3, "you.", "", "Ask what")
+    assert typed == " ask what" and (amend.chars, amend.text) == (1, "you")
+    amend, typed = relead("so", 4, "so", ",", "then")
+    assert typed == ", then" and (amend.chars, amend.text) == (0, "so,")  # nothing to erase; the history follows
+    assert relead("Done.", 5, "Done.", ".", "next one") == (None, " Next one")

@@ -168,7 +168,7 @@ def test_a_speculative_decode_has_the_same_context_or_is_not_used(tmp_path):
 
 def test_a_phrase_reading_its_context_back_is_decoded_again_alone(tmp_path):
     class Echo(Model):
-        async def transcribe(self, audio, prompt=None):
+        async def transcribe(self, audio, prompt=None, lead=None):
             t = await super().transcribe(audio, prompt)
             if prompt:  # the conditioning loop: the context comes back
                 return Transcript([SegmentScore(prompt + " " + prompt, **SURE)])
@@ -221,5 +221,83 @@ def test_a_phrase_that_goes_on_with_the_sentence_turns_the_end_mark_before_it_in
         assert rig.kb.screen() == "And so my fellow Americans, ask not what your country can do for you. Ask what you can do."
         assert [entries[s].text for s in (1, 2, 3)] == ["And so my fellow Americans,", "ask not what your country can do for you.", "Ask what you can do."]
         assert model.prompts[3] == "And so my fellow Americans, ask not what your country can do for you,"
+
+    run(main())
+
+
+class Led(Model):
+    """A model that takes a lead: with one, clip k says `led[k]` (the mark between the phrases, then its words)."""
+
+    takes_lead = True
+
+    def __init__(self, texts, led):
+        super().__init__(texts)
+        self.led, self.leads = led, {}
+
+    async def transcribe(self, audio, prompt=None, lead=None):
+        plain = await super().transcribe(audio, prompt)
+        k = self.heard[-1]
+        self.leads[k] = lead
+        if lead is not None and k in self.led:
+            return Transcript([SegmentScore(self.led[k], **SURE)], after_lead=True)
+        return plain
+
+
+def test_a_led_decode_puts_the_models_mark_between_the_phrases(tmp_path):
+    async def main():
+        model = Led(
+            {1: "And so my fellow Americans.", 2: "Ask not what your country can do for you.", 3: "Ask what you can do.", 4: "Thank you."},
+            {2: ", ask not what your country can do for you.", 3: " ask what you can do.", 4: ". Thank you."},
+        )
+        async with Rig(tmp_path, model) as rig:
+            rec = Recording(number=1, started=time.time())
+            for pid in (1, 2, 3, 4):
+                rig.pipeline.on_event(rec, phrase(pid))
+            entries = await rig.entries()
+        assert model.leads[1] is None and model.prompts[1] is None
+        lead = model.leads[2]
+        assert (lead.seq, lead.text, round(float(lead.audio.max()) * 100)) == (1, "And so my fellow Americans", 1)  # phrase 1's audio
+        assert model.prompts[2] is None  # nothing was said before the lead
+        assert model.leads[3].text == "ask not what your country can do for you"
+        assert model.prompts[3] == "And so my fellow Americans,"  # the text before the lead, as it reads now
+        assert rig.kb.typed == [
+            "And so my fellow Americans.", "<backspace>", ", ask not what your country can do for you.",
+            "<backspace>", " ask what you can do.", " Thank you.",
+        ]  # fmt: skip
+        assert rig.kb.screen() == "And so my fellow Americans, ask not what your country can do for you ask what you can do. Thank you."
+        assert [entries[s].text for s in (1, 2, 3, 4)] == [
+            "And so my fellow Americans,", "ask not what your country can do for you", "ask what you can do.", "Thank you.",
+        ]  # fmt: skip
+
+    run(main())
+
+
+def test_a_led_decode_with_no_words_of_its_own_is_decoded_again_alone(tmp_path):
+    async def main():
+        model = Led({1: "We shipped it.", 2: "It went well."}, {2: "."})
+        async with Rig(tmp_path, model) as rig:
+            rec = Recording(number=1, started=time.time())
+            rig.pipeline.on_event(rec, phrase(1))
+            rig.pipeline.on_event(rec, phrase(2))
+            await rig.entries()
+        assert model.heard == [1, 2, 2] and model.prompts[2] == "We shipped it"  # the lead's text became context
+        assert rig.kb.typed == ["We shipped it.", " It went well."]
+
+    run(main())
+
+
+def test_a_speculative_decode_with_the_same_lead_is_the_result(tmp_path):
+    async def main():
+        model = Led({1: "One.", 2: "Two."}, {2: ", two."})
+        async with Rig(tmp_path, model) as rig:
+            rec = Recording(number=1, started=time.time())
+            rig.pipeline.on_event(rec, phrase(1))
+            await rig.settle()
+            rig.pipeline.on_event(rec, Speculate(2, clip(2)))
+            await asyncio.sleep(0.01)
+            rig.pipeline.on_event(rec, phrase(2, speculated=True))
+            await rig.settle()
+        assert model.heard == [1, 2] and model.leads[2].seq == 1
+        assert rig.kb.screen() == "One, two."
 
     run(main())

@@ -98,7 +98,7 @@ def test_left_over_audio_of_a_settled_phrase_is_only_removed_and_a_failed_phrase
 
 def test_a_phrase_that_cannot_be_transcribed_now_stays_for_the_next_start_and_the_rest_go_on(tmp_path):
     class Odd(Model):
-        async def transcribe(self, audio, prompt=None):
+        async def transcribe(self, audio, prompt=None, lead=None):
             k = round(float(np.max(audio)) * 100)
             if k == 2:
                 raise RuntimeError("the model choked")

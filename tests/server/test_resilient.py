@@ -28,7 +28,7 @@ class Flaky(Transcriber):
     async def load(self):
         self.loaded += 1
 
-    async def transcribe(self, audio, prompt=None):
+    async def transcribe(self, audio, prompt=None, lead=None):
         self.calls += 1
         await asyncio.sleep(self.delay)
         if self.calls <= self.failures:

@@ -20,7 +20,7 @@ class Model(Transcriber):
     async def load(self):
         pass
 
-    async def transcribe(self, audio, prompt=None):
+    async def transcribe(self, audio, prompt=None, lead=None):
         return Transcript([SegmentScore(f"said {len(audio)}", 0.0, 0.0, 1.0)])
 
     async def transcribe_file(self, path):

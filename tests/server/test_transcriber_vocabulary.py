@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from stt_dictation.server.settings import Settings
+from stt_dictation.server.transcript import Lead
 from stt_dictation.server.transcriber import LocalWhisper
 from stt_dictation.server.wav import decode_file
 
@@ -52,3 +53,13 @@ def test_the_context_prompt_reaches_the_model():
     assert opts["initial_prompt"] == "And so my fellow Americans," and opts["hotwords"] is None
     with_config = LocalWhisper(Settings(initial_prompt="A speech.", vocabulary=["Grafana"]))._options("ask not")
     assert with_config["initial_prompt"] == "A speech. ask not" and with_config["hotwords"] == "Grafana"
+
+
+def test_the_vocabulary_still_counts_in_a_led_decode(clips):
+    """faster-whisper drops hotwords when a prefix is forced: the vocabulary goes into the prompt instead."""
+    taught = _model(vocabulary=VOCABULARY)
+    lead = Lead(1, clips["Grafana"], "Open the Grafana dashboard please")
+    out = taught.decode(clips["Kubernetes"], None, lead)
+    assert out.after_lead and "Kubernetes" in out.text and "Grafana" not in out.text, out.text
+    assert taught._options(None, "a prefix")["hotwords"] is None
+    assert "Kubernetes" in (taught._options(None, "a prefix")["initial_prompt"] or "")

@@ -43,7 +43,7 @@ class Model(Transcriber):
     async def load(self):
         await asyncio.sleep(self.load_seconds)
 
-    async def transcribe(self, audio, prompt=None):
+    async def transcribe(self, audio, prompt=None, lead=None):
         k = round(float(np.max(audio)) * 100) if audio.size else 0  # the level, whatever silence leads
         self.heard.append(k)
         self.prompts[k] = prompt
