@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 from tests.e2e.test_typing import expected_typing
-from tests.support.dictation import JFK, audio_env, dictate, history
+from tests.support.dictation import JFK, audio_env, dictate, history, sox
 from tests.support.speech import normalise
 
 
@@ -53,3 +54,25 @@ def test_xdotool_backspace_takes_back_characters_in_the_focused_window(display):
     assert win.wait_for("ask not", timeout=10) == "Americans, ask not"
     assert win.raw() != win.read()  # the DEL reached the window
     win.close()
+
+
+def test_a_rare_word_and_scratch_that_through_the_microphone(sttd_factory, mic, display, tmp_path):
+    """End to end with `vocabulary` and `commands = true`: the rare word is spelt right, and a phrase
+    followed by a spoken "scratch that" is erased from the window (espeak-ng speaks: no real clip says these)."""
+    parts = []
+    for n, sentence in enumerate(["We run the cluster on Kubernetes every day.", "This part is wrong.", "Scratch that."]):
+        raw, wav = tmp_path / f"{n}-raw.wav", tmp_path / f"{n}.wav"
+        subprocess.run(["espeak-ng", "-w", str(raw), sentence], check=True, timeout=30, capture_output=True)
+        sox(str(raw), "-r", "16000", "-c", "1", str(wav), "pad", "0.3", "1.2")  # a pause of its own after each
+        parts.append(wav)
+    win = display.open_capture_window()
+    env = {**audio_env(mic, display), "STT_COMMANDS": "true", "STT_VOCABULARY": '["Kubernetes", "Grafana"]'}
+    srv = sttd_factory(injector="xdotool", env=env, wait="idle")
+    dictate(srv, mic, *parts)
+    typed = win.settle(quiet=0.5, timeout=15)
+    entries = history(srv)
+    win.close()
+    assert "Kubernetes" in typed, (typed, entries)
+    assert "wrong" not in typed.lower() and "scratch" not in typed.lower(), (typed, entries)
+    assert typed.strip().endswith("every day."), (typed, entries)
+    assert any("taken back" in (e.get("note") or "") for e in entries), entries  # the history says what was erased

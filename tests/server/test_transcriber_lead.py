@@ -47,3 +47,18 @@ def test_a_lead_that_would_not_fit_one_window_is_left_out(model, phrases):
     long = np.zeros(LEAD_ROOM, dtype=np.float32)
     out = model.decode(phrases[1], "And so my fellow Americans", Lead(1, long, "And so my fellow Americans"))
     assert not out.after_lead and "ask" in out.text.lower(), out.text
+
+
+def test_only_the_leads_last_words_are_forced_and_the_rest_joins_the_prompt(model, phrases, monkeypatch):
+    """Forced tokens cost a decoder step each; the prompt's are nearly free."""
+    seen = {}
+    real = model._segments
+
+    def spy(audio, prompt, prefix=None):
+        seen.update(prompt=prompt, prefix=prefix, samples=len(audio))
+        return real(audio, prompt, prefix)
+
+    monkeypatch.setattr(model, "_segments", spy)
+    out = model.decode(phrases[1], "Earlier text.", Lead(1, phrases[0], "And so my fellow Americans"))
+    assert (seen["prompt"], seen["prefix"]) == ("Earlier text. And", "so my fellow Americans")
+    assert seen["samples"] == len(phrases[0]) + len(phrases[1]) and out.after_lead

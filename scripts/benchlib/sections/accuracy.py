@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+
+import numpy as np
 
 from .. import offline
 from ..common import BenchError, Row, SectionResult, log, pc
@@ -12,6 +15,8 @@ from ..rig import Rig
 from tests.support.speech import edit_distance, normalise, wer
 
 _SENTENCE_END = re.compile(r"[.!?…][\"')\]”’»]*$")
+SHIFT = 0.1
+"""Seconds of silence put before each file for the form row's reference: the offline text against itself."""
 
 
 def form_disagreement(offline_texts: list[str], live_texts: list[str]) -> float:
@@ -32,6 +37,29 @@ def word_disagreement(offline_texts: list[str], live_texts: list[str]) -> float:
     return edits / max(tokens, 1)
 
 
+def shifted_copies(clips, folder: Path) -> list[Path]:
+    """Each clip as a 16 kHz WAV with SHIFT seconds of silence before it: the same speech in a window moved a little."""
+    from stt_dictation.server.wav import SAMPLE_RATE, decode_file, write_wav
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for c in clips:
+        audio = np.concatenate([np.zeros(int(SHIFT * SAMPLE_RATE), dtype=np.float32), decode_file(str(c.path))])
+        path = folder / c.path.name
+        with open(path, "wb") as f:
+            write_wav(f, audio)
+        out.append(path)
+    return out
+
+
+def transcribe(rig: Rig, paths) -> list[str]:
+    """`stt transcribe` of the files through the server, their texts in order."""
+    p = rig.client("transcribe", "--json", *[str(x) for x in paths], timeout=900)
+    if p.returncode != 0:
+        raise BenchError(f"stt transcribe exited {p.returncode}: {p.stderr.strip()}")
+    return [f["text"] for f in json.loads(p.stdout)]
+
+
 def sentence_ends(text: str) -> int:
     """Tokens that end a sentence (a terminal mark, maybe inside closing quotes)."""
     return sum(1 for t in text.split() if _SENTENCE_END.search(t))
@@ -42,12 +70,9 @@ def run(rig: Rig, clips, live: dict, analyses: list[offline.ClipAnalysis] | None
     res = SectionResult("accuracy")
     refs = [c.reference for c in clips]
     hyps_live = [c["text"] for c in live["clips"]]
-    log("accuracy: `stt transcribe` of the same files through the server")
-    p = rig.client("transcribe", "--json", *[str(c.path) for c in clips], timeout=900)
-    if p.returncode != 0:
-        raise BenchError(f"stt transcribe exited {p.returncode}: {p.stderr.strip()}")
-    files = json.loads(p.stdout)
-    hyps_off = [f["text"] for f in files]
+    log("accuracy: `stt transcribe` of the same files through the server, then of copies with 0.1 s more silence first")
+    hyps_off = transcribe(rig, [c.path for c in clips])
+    hyps_shifted = transcribe(rig, shifted_copies(clips, rig.workdir / "shifted"))
     w_live, w_off = wer(refs, hyps_live), wer(refs, hyps_off)
     diff = (w_live - w_off) * 100
     extra = {}
@@ -66,10 +91,17 @@ def run(rig: Rig, clips, live: dict, analyses: list[offline.ClipAnalysis] | None
     }
     form = form_disagreement(hyps_off, hyps_live)
     words = word_disagreement(hyps_off, hyps_live)
+    self_form, self_words = form_disagreement(hyps_off, hyps_shifted), word_disagreement(hyps_off, hyps_shifted)
     ends_live, ends_off = sum(map(sentence_ends, hyps_live)), sum(map(sentence_ends, hyps_off))
-    res.data.update(form_disagreement=form, word_disagreement=words, sentence_ends_live=ends_live, sentence_ends_offline=ends_off)
-    for row, hl, ho in zip(res.data["per_clip"], hyps_live, hyps_off):
-        row.update(form_disagreement=form_disagreement([ho], [hl]), sentence_ends_live=sentence_ends(hl), sentence_ends_offline=sentence_ends(ho))
+    res.data.update(
+        form_disagreement=form, word_disagreement=words, sentence_ends_live=ends_live, sentence_ends_offline=ends_off,
+        offline_against_itself_shifted={"seconds": SHIFT, "form_disagreement": self_form, "word_disagreement": self_words},
+    )  # fmt: skip
+    for row, hl, ho, hs in zip(res.data["per_clip"], hyps_live, hyps_off, hyps_shifted):
+        row.update(
+            form_disagreement=form_disagreement([ho], [hl]), sentence_ends_live=sentence_ends(hl), sentence_ends_offline=sentence_ends(ho),
+            offline_shifted=hs, offline_shifted_form_disagreement=form_disagreement([ho], [hs]),
+        )  # fmt: skip
     ref_extra = ""
     if extra:
         ref_extra = (
@@ -88,7 +120,8 @@ def run(rig: Rig, clips, live: dict, analyses: list[offline.ClipAnalysis] | None
             "4 Accuracy",
             f"Form: tokens where the live text differs from `stt transcribe` counting case and punctuation, {len(clips)} clips",
             f"**{pc(form)}**",
-            f"the words alone (both normalised) {pc(words)}; sentence ends live {ends_live}, offline {ends_off}; WER live {pc(w_live)}",
+            f"the words alone (both normalised) {pc(words)}; sentence ends live {ends_live}, offline {ends_off}; WER live {pc(w_live)}; "
+            f"noise floor: `stt transcribe` against itself on the same files with {SHIFT:g} s more silence first {pc(self_form)} (words {pc(self_words)})",
             "under 1.5%, WER no worse",
             form < 0.015,
         ),
