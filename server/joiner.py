@@ -119,10 +119,12 @@ def relead(before: str, seq: int, last: str, mark: str, words: str) -> tuple[Ame
     ends `before`, the text so far): (the amend of `last` when its end mark changes, what to type).
 
     The model heard both phrases, so its mark stands: "you." becomes "you," when it goes on, and a mark is
-    added or dropped the same way. The amend is made even with nothing to erase, so the history follows.
+    added the same way. No mark drops the one typed only when the sentence plainly goes on (a lower-case
+    word); "day This part" is a new sentence whose full stop the model left out. The amend is made even with
+    nothing to erase, so the history follows.
     """
     old = end_mark(last)
-    if mark == old:
+    if mark == old or (not mark and not words[:1].islower()):
         return None, join(before, words)
     fixed = last.rstrip()[: len(last.rstrip()) - len(old)] + mark
     now = before.rstrip()[: len(before.rstrip()) - len(old)] + mark

@@ -99,8 +99,10 @@ def test_relead_changes_the_end_mark_before_when_the_model_heard_it_go_on():
     amend, typed = relead(before, 1, "And so my fellow Americans.", ",", "Ask not")
     assert typed == ", ask not" and (amend.seq, amend.chars, amend.text) == (1, 1, "And so my fellow Americans,")
     assert amend.plain == " Ask not"  # typed where the amend cannot be made: joined to the text as it stands
-    amend, typed = relead("you.", 3, "you.", "", "Ask what")
+    amend, typed = relead("you.", 3, "you.", "", "ask what")
     assert typed == " ask what" and (amend.chars, amend.text) == (1, "you")
     amend, typed = relead("so", 4, "so", ",", "then")
     assert typed == ", then" and (amend.chars, amend.text) == (0, "so,")  # nothing to erase; the history follows
     assert relead("Done.", 5, "Done.", ".", "next one") == (None, " Next one")
+    # no mark before a capital: a new sentence whose full stop the model left out, not one that goes on
+    assert relead("every day.", 6, "every day.", "", "This part") == (None, " This part")
