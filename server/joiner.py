@@ -121,14 +121,14 @@ def relead(before: str, seq: int, last: str, mark: str, words: str) -> tuple[Ame
     The model heard both phrases, so its mark stands: "you." becomes "you," when it goes on, and a mark is
     added the same way. No mark drops the one typed only when the sentence plainly goes on (a lower-case
     word); "day This part" is a new sentence whose full stop the model left out. The amend is made even with
-    nothing to erase, so the history follows.
+    nothing to erase, so the history follows. Without words (a spoken "comma" said alone) the mark only takes the place of the one typed.
     """
     old = end_mark(last)
     if mark == old or (not mark and not words[:1].islower()):
-        return None, join(before, words)
+        return None, join(before, words) if words else ""
     fixed = last.rstrip()[: len(last.rstrip()) - len(old)] + mark
     now = before.rstrip()[: len(before.rstrip()) - len(old)] + mark
-    return Amend(seq, len(old), fixed, plain=join(before, words)), mark + join(now, words)
+    return Amend(seq, len(old), fixed, plain=join(before, words) if words else mark), mark + join(now, words)
 
 
 def tail(text: str, chars: int) -> str:

@@ -190,13 +190,16 @@ class Pipeline:
                 delivered = True
                 await self._drop_audio(seq, rec.number)
                 return
+            words: str | None = None  # with a mark: the words relead types after it
             if said is not None:
                 out = Text(said.text, said.text, out.status, out.reason)
+                if said.text and not split_lead(said.text)[1]:  # a spoken mark alone takes the place of the one typed before it
+                    mark, words = said.text, ""
             if out.typed:
-                before = before or await wait(prev, JOIN_WAIT)
+                before = before or await wait(prev, JOIN_WAIT)  # (a led decode had it already)
                 typed = self._joined(rec, before, first, out.typed)
-                if mark is not None and before is not None and before.recording == rec.number and before.last == seq - 1:
-                    amend, typed = relead(before.text, seq - 1, before.last_text, mark, out.typed)
+                if mark is not None and before is not None and before.recording == rec.number and before.last is not None:
+                    amend, typed = relead(before.text, before.last, before.last_text, mark, out.typed if words is None else words)
                 elif self._context_chars and before is not None and before.recording == rec.number and before.last is not None:
                     if goes_on(before.last_text, out.typed):  # the sentence goes on: its end mark becomes a comma
                         fixed = before.last_text.rstrip()[:-1] + ","

@@ -106,3 +106,7 @@ def test_relead_changes_the_end_mark_before_when_the_model_heard_it_go_on():
     assert relead("Done.", 5, "Done.", ".", "next one") == (None, " Next one")
     # no mark before a capital: a new sentence whose full stop the model left out, not one that goes on
     assert relead("every day.", 6, "every day.", "", "This part") == (None, " This part")
+    # a spoken mark said alone takes the place of the mark typed, or adds nothing when it is the same
+    amend, typed = relead("Hello.", 7, "Hello.", ",", "")
+    assert typed == "," and (amend.chars, amend.text, amend.plain) == (1, "Hello,", ",")
+    assert relead("Hello.", 7, "Hello.", ".", "") == (None, "")

@@ -301,3 +301,16 @@ def test_a_speculative_decode_with_the_same_lead_is_the_result(tmp_path):
         assert rig.kb.screen() == "One, two."
 
     run(main())
+
+
+def test_a_spoken_mark_said_alone_takes_the_place_of_the_one_typed(tmp_path):
+    async def main():
+        model = Model({1: "Hello.", 2: "Comma.", 3: "and more.", 4: "Period."})
+        async with Rig(tmp_path, model, commands=True) as rig:
+            rec = Recording(number=1, started=time.time())
+            for pid in (1, 2, 3, 4):
+                rig.pipeline.on_event(rec, phrase(pid))
+            await rig.entries()
+        assert rig.kb.screen() == "Hello, and more.", rig.kb.typed  # not "Hello.," nor "more.."
+
+    run(main())
