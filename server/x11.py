@@ -60,10 +60,20 @@ def keysym(char: str) -> int:
     return code if 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF else 0x1000000 + code
 
 
+def _ours(row: Sequence[int]) -> bool:
+    """Whether a keymap row is a binding `bind_keysyms` made: one character keysym, shifted and unshifted, and
+    nothing else (the server copies it into the second group)."""
+    sym = row[0] if row else 0
+    return (0xA0 <= sym <= 0xFF or sym >= 0x1000000) and len(row) >= 2 and row[1] == sym and all(s in (0, sym) for s in row)
+
+
 def bind_keysyms(display: str, keysyms: Sequence[int], keep_free: int = 1) -> list[int]:
     """Bind keysyms missing from the keyboard map to unused keycodes; return those present or bound.
 
-    `keep_free` keycodes stay unused for xdotool's own scratch bindings.
+    `keep_free` keycodes stay unused for xdotool's own scratch bindings. When no unused keycode is
+    left (Xvfb has 19), a keycode bound earlier this way to a character this text does not need is
+    bound again: otherwise, after a session's first eighteen or so distinct characters, every new
+    one would fall back to xdotool's own remapping, which drops characters.
     """
     xlib = _xlib()
     xlib.XDisplayKeycodes.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
@@ -90,7 +100,9 @@ def bind_keysyms(display: str, keysyms: Sequence[int], keep_free: int = 1) -> li
         present = {sym for row in rows for sym in row}
         free = [low.value + i for i, row in enumerate(rows) if not any(row)]
         missing = [sym for sym in dict.fromkeys(keysyms) if sym not in present]
-        usable = free[keep_free:]
+        wanted = set(keysyms)
+        ours = [low.value + i for i, row in enumerate(rows) if _ours(row) and row[0] not in wanted]
+        usable = free[keep_free:] + (ours if len(free) >= keep_free else [])  # never the keycodes kept free
         bound = missing[: len(usable)]
         for keycode, sym in zip(usable, bound, strict=False):
             # The same keysym shifted and unshifted, so a held Shift cannot change it.

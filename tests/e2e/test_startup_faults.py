@@ -15,8 +15,12 @@ from tests.support.wait import wait_until
 
 
 def settled(srv, n: int, timeout: float = 60.0) -> dict[int, dict]:
-    """The history once it holds `n` entries (recovery may run after the server is idle)."""
-    return wait_until(lambda: len(h := {e["seq"]: e for e in history(srv)}) == n and h, timeout, what=f"{n} history entries")
+    """The history once it holds `n` entries, none still `recorded` (recovery runs after the server is idle,
+    and a recovered phrase is journaled as `recorded` before its transcript lands)."""
+    return wait_until(
+        lambda: len(h := {e["seq"]: e for e in history(srv)}) == n and all(e["status"] != "recorded" for e in h.values()) and h,
+        timeout, what=f"{n} settled history entries",
+    )  # fmt: skip
 
 
 def test_a_damaged_spool_file_is_set_aside_listed_unreadable_and_the_server_starts(sttd_factory, mic, tmp_path):

@@ -35,3 +35,14 @@ def test_missing_characters_are_bound_and_stay_bound(display):
     assert bind_keysyms(dpy, [check, other], keep_free=NO_FREE) == []  # neither is in the keymap yet
     assert bind_characters(dpy, "ok ✓ done") == ""
     assert bind_keysyms(dpy, [check, other, keysym("o")], keep_free=NO_FREE) == [check, keysym("o")]
+
+
+def test_once_no_keycode_is_free_earlier_bindings_are_reused_for_new_characters(display):
+    """Xvfb has 19 unused keycodes: a session typing more distinct characters than that must not run out."""
+    dpy = display.env["DISPLAY"]
+    alphabet = [chr(c) for c in range(0x0400, 0x0440)]  # 64 Cyrillic letters, none in the keymap
+    for i in range(0, len(alphabet), 8):
+        text = "".join(alphabet[i : i + 8])
+        assert bind_characters(dpy, text) == "", f"could not bind {text!r} after {i} others"
+    last = alphabet[-8:]
+    assert bind_keysyms(dpy, [keysym(c) for c in last], keep_free=NO_FREE) == [keysym(c) for c in last]  # still bound
