@@ -8,8 +8,9 @@ same samples, so usually only the pause stands between speech and text.
 Each phrase is decoded with the text said before it in the same recording as the
 prompt (context), and joined to it (joiner.py): phrase n waits, bounded, for phrase
 n-1's text. Where the model allows (the local one), phrase n-1 is decoded again in
-front of phrase n with its text forced (a `Lead`), so the model hears across the
-pause and puts the punctuation between the two as it would in one piece. Crash recovery (recovery.py) uses the same `to_text`, and never types.
+front of phrase n with its last words forced (a `Lead`), so the model hears across
+the pause and puts the punctuation between the two as it would in one piece.
+Crash recovery (recovery.py) uses the same `to_text`, and never types.
 Anything but a cancel that goes wrong on the way marks the phrase `failed` with the
 reason, its audio kept in the spool, and reports a fault; later phrases go on.
 """
@@ -176,8 +177,8 @@ class Pipeline:
             out = to_text(result.segments, ph.speech_seconds, self._replacements)
             mark = None  # after a led decode: the mark the model put between the phrase before and this one
             if result.after_lead and out.typed:
-                mark, words = split_lead(out.typed)
-                out = Text(words, words or out.stored, out.status if words else "empty", out.reason)
+                mark, body = split_lead(out.typed)
+                out = Text(body, body or out.stored, out.status if body else "empty", out.reason)
             done_at = time.time()  # transcribed now, whatever joining waits for
             said = parse_commands(out.typed) if self._commands and out.typed else None
             if said is not None and (said.scratch or said.breaks):
