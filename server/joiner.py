@@ -107,6 +107,12 @@ def end_mark(text: str) -> str:
     return t[len(t.rstrip(_MARKS)) :]
 
 
+def without_mark(text: str) -> str:
+    """`text` without the punctuation it ends with."""
+    t = text.rstrip()
+    return t[: len(t) - len(end_mark(t))]
+
+
 def split_lead(text: str) -> tuple[str, str]:
     """A led decode's text as (the mark the model put between the two phrases, the new phrase's words)."""
     t = text.strip()
@@ -126,8 +132,7 @@ def relead(before: str, seq: int, last: str, mark: str, words: str) -> tuple[Ame
     old = end_mark(last)
     if mark == old or (not mark and not words[:1].islower()):
         return None, join(before, words) if words else ""
-    fixed = last.rstrip()[: len(last.rstrip()) - len(old)] + mark
-    now = before.rstrip()[: len(before.rstrip()) - len(old)] + mark
+    fixed, now = without_mark(last) + mark, without_mark(before) + mark  # `before` ends with `last`
     return Amend(seq, len(old), fixed, plain=join(before, words) if words else mark), mark + join(now, words)
 
 

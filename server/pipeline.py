@@ -29,7 +29,7 @@ import numpy as np
 from .commands_spoken import parse as parse_commands
 from .guard import judge, repeats
 from .injector import clean
-from .joiner import Amend, as_context, end_mark, goes_on, join, relead, split_lead, tail
+from .joiner import Amend, as_context, goes_on, join, relead, split_lead, tail, without_mark
 from .ledger import Ledger
 from .recorder import Recording
 from .resilient import ResilientTranscriber
@@ -119,9 +119,8 @@ class Pipeline:
             return None, None
         if self._transcriber.takes_lead and before.last == seq - 1 and before.last_audio is not None:
             earlier = before.text[: len(before.text) - len(before.last_text)]  # the mark before the lead stays
-            stem = before.last_text.rstrip()
-            stem = stem[: len(stem) - len(end_mark(stem))]
-            return tail(earlier, self._context_chars) or None, Lead(seq - 1, before.last_audio, stem)
+            lead = Lead(seq - 1, before.last_audio, without_mark(before.last_text))
+            return tail(earlier, self._context_chars) or None, lead
         return as_context(tail(before.text, self._context_chars)) or None, None
 
     def _joined(self, rec: Recording, before: Said | None, first: bool, text: str) -> str:

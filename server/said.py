@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .joiner import split_lead
+
 CONTEXT_WAIT = 3.0
 """Seconds a phrase waits for the one before it to be its context; then it is decoded alone."""
 JOIN_WAIT = 60.0
@@ -44,7 +46,7 @@ def after(number: int, window: str | None, before: Said | None, seq: int, typed:
     if not typed:
         return Said(number, window, so_far, before.last if same else None, before.last_text if same else "",
                     before.last_len if same else 0, before.last_audio if same else None)  # fmt: skip
-    return Said(number, window, (so_far + typed)[-KEPT:], seq, typed.lstrip(" ,.;:!?…"), len(typed), audio)
+    return Said(number, window, (so_far + typed)[-KEPT:], seq, split_lead(typed)[1], len(typed), audio)  # its words, not the mark before them
 
 
 async def wait(fut: asyncio.Future | None, timeout: float) -> Said | None:

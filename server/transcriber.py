@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -128,11 +129,11 @@ class LocalWhisper(Transcriber):
             words = lead.text.split()
             stem, head = " ".join(words[-LEAD_WORDS:]), " ".join(words[:-LEAD_WORDS])
             scored = self._segments(np.concatenate([lead.audio, audio]), " ".join(p for p in (prompt, head) if p) or None, stem)
-            head = scored[0].text.lstrip() if scored else ""
-            if head.startswith(stem):
-                scored[0] = SegmentScore(head[len(stem) :], *(getattr(scored[0], f) for f in ("no_speech_prob", "avg_logprob", "compression_ratio")))
+            start = scored[0].text.lstrip() if scored else ""
+            if start.startswith(stem):
+                scored[0] = replace(scored[0], text=start[len(stem) :])
                 return Transcript(scored, time.monotonic() - t0, after_lead=True)
-            log.info("a led decode did not keep its lead (%r); decoding the phrase alone", head[:80])
+            log.info("a led decode did not keep its lead (%r); decoding the phrase alone", start[:80])
         if lead is not None:
             prompt = " ".join(p for p in (prompt, lead.text.strip()) if p) or None
         return Transcript(self._segments(audio, prompt), time.monotonic() - t0)
