@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.devices import missing_binaries
+from tests.support.devices import running
 from tests.support.display import DISPLAY_BINARIES, VirtualDisplay
 from tests.support.env import unique_socket_name
 from tests.support.mic import MIC_BINARIES, VirtualMicrophone
@@ -56,18 +56,10 @@ def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def mic() -> Iterator[VirtualMicrophone]:
     """A private PulseAudio whose default source hears what is played into it."""
-    missing = missing_binaries(MIC_BINARIES)
-    if missing:
-        pytest.skip(f"missing {missing}: run scripts/test, which installs them")
-    with VirtualMicrophone() as m:
-        yield m
+    yield from running(VirtualMicrophone, MIC_BINARIES)
 
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[VirtualDisplay]:
     """A private Xvfb screen."""
-    missing = missing_binaries(DISPLAY_BINARIES)
-    if missing:
-        pytest.skip(f"missing {missing}: run scripts/test, which installs them")
-    with VirtualDisplay() as d:
-        yield d
+    yield from running(VirtualDisplay, DISPLAY_BINARIES)

@@ -15,7 +15,7 @@ import pytest
 
 from stt_dictation.server.desktop import Desktop, detect
 from stt_dictation.server.injector import ChainInjector, ClipboardInjector, InjectError, MutterInjector, WtypeInjector, choose
-from tests.support.devices import missing_binaries
+from tests.support.devices import missing_binaries, running
 from tests.support.env import CLIENT_CMD
 from tests.support.wayland import MutterSession, SwaySession
 
@@ -24,20 +24,12 @@ PHRASES = ["Hello there, this is ASCII. ", "café naïve — Straße ✓ ", "zü
 
 @pytest.fixture(scope="module")
 def sway() -> Iterator[SwaySession]:
-    missing = missing_binaries((*SwaySession.binaries, "wtype", "wl-copy", "wl-paste", "swaymsg"))
-    if missing:
-        pytest.skip(f"missing {missing}: apt-get install sway foot wtype wl-clipboard")
-    with SwaySession() as s:
-        yield s
+    yield from running(SwaySession, (*SwaySession.binaries, "wtype", "wl-copy", "wl-paste", "swaymsg"), "apt-get install sway foot wtype wl-clipboard")
 
 
 @pytest.fixture(scope="module")
 def mutter() -> Iterator[MutterSession]:
-    missing = missing_binaries((*MutterSession.binaries, "wtype"))
-    if missing:
-        pytest.skip(f"missing {missing}: apt-get install mutter foot dbus wtype")
-    with MutterSession() as m:
-        yield m
+    yield from running(MutterSession, (*MutterSession.binaries, "wtype"), "apt-get install mutter foot dbus wtype")
 
 
 def in_session(session, coro_fn, timeout: float = 60.0):

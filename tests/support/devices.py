@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from tests.support.process import Process
+
+T = TypeVar("T")
 
 COMMAND_TIMEOUT = 10.0
 """Seconds a one-shot command (pactl, xdotool) may take."""
@@ -84,6 +87,18 @@ class VirtualDevice:
 def missing_binaries(names: Iterable[str]) -> list[str]:
     """Return the executables in names that are not on PATH."""
     return [name for name in names if shutil.which(name) is None]
+
+
+def running(make: Callable[[], AbstractContextManager[T]], binaries: Iterable[str], hint: str = "run scripts/test, which installs them") -> Iterator[T]:
+    """What a device fixture yields: the device `make` starts, stopped afterwards; the test is skipped, saying
+    what to install, when an executable it needs is missing."""
+    import pytest
+
+    missing = missing_binaries(binaries)
+    if missing:
+        pytest.skip(f"missing {missing}: {hint}")
+    with make() as device:
+        yield device
 
 
 def child_env(*devices: Device, base: Mapping[str, str] | None = None) -> dict[str, str]:
