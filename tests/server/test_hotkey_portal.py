@@ -26,6 +26,20 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 30.0))
 
 
+def in_wayland(monkeypatch) -> None:
+    """A Wayland session as sttd sees one: no DISPLAY, a WAYLAND_DISPLAY."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-stt-test")
+
+
+def run_in_wayland(monkeypatch, tmp_path, scenario) -> None:
+    """Run `scenario(bus)` in a Wayland session whose session bus is a private dbus-daemon."""
+    in_wayland(monkeypatch)
+    with SessionBus(tmp_path) as bus:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
+        run(scenario(bus))
+
+
 async def until(pred, timeout: float = 5.0, what: str = "condition") -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not pred():
@@ -107,11 +121,7 @@ def test_activated_toggles_through_the_daemons_handler(tmp_path, monkeypatch, ca
             await until(lambda: "closed the GlobalShortcuts session" in caplog.text, what="the Closed line")
             await stop_hotkey(hk)
 
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-stt-test")
-    with SessionBus(tmp_path) as bus:
-        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
-        run(scenario(bus))
+    run_in_wayland(monkeypatch, tmp_path, scenario)
 
 
 def test_push_to_talk_starts_on_activated_and_stops_on_deactivated(tmp_path):
@@ -167,11 +177,7 @@ def test_no_portal_session_falls_back_to_evdev_with_one_line(tmp_path, monkeypat
         assert isinstance(hk, EvdevHotkey)
         await stop_hotkey(hk)
 
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-stt-test")
-    with SessionBus(tmp_path) as bus:
-        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
-        run(scenario(bus))
+    run_in_wayland(monkeypatch, tmp_path, scenario)
     lines = portal_lines(caplog)
     assert len(lines) == 1 and why in lines[0], lines
     assert "on 1 evdev device" in caplog.text
@@ -181,8 +187,7 @@ def test_no_session_bus_at_all_falls_back(tmp_path, monkeypatch, caplog):
     caplog.set_level(logging.INFO)
     keyboard = tmp_path / "keyboard"
     os.mkfifo(keyboard)
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-stt-test")
+    in_wayland(monkeypatch)
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
 
     async def scenario() -> None:

@@ -45,14 +45,19 @@ def test_a_missing_spool_has_nothing_pending(tmp_path):
     assert Spool(tmp_path / "never").pending() == []
 
 
+def _wav(path, channels: int, rate: int, frames: bytes = b"") -> None:
+    """A 16-bit WAV file that the spool did not write."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+
+
 def test_a_file_it_did_not_write_is_refused_and_set_aside(tmp_path):
     spool = Spool(tmp_path)
     path = spool.path_for(1, 1)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(44100)
-        w.writeframes(b"\0" * 400)
+    _wav(path, channels=2, rate=44100, frames=b"\0" * 400)
     item = Spooled(1, 1, path)
     with pytest.raises(wave.Error, match="2 channel"):
         spool.read(item)
@@ -66,9 +71,6 @@ def test_a_file_it_did_not_write_is_refused_and_set_aside(tmp_path):
 def test_an_empty_wav_is_refused(tmp_path):
     spool = Spool(tmp_path)
     path = spool.path_for(1, 1)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
+    _wav(path, channels=1, rate=16000)  # no frames
     with pytest.raises(wave.Error, match="0 bytes"):
         spool.read(Spooled(1, 1, path))
