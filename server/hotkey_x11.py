@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from .hotkey import Chord, Mode, Trigger
+from .x11 import IO_ERROR_HANDLER, QUIET_IO_ERROR
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,6 @@ def _lib(name: str, soname: str) -> ctypes.CDLL:
 
 _ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _EXIT_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
-_IO_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
-_quiet_io_error = _IO_ERROR_HANDLER(lambda _d: 0)
-"""Xlib's default I/O error handler prints and exit()s; this one returns, so each display's exit handler decides."""
 
 
 class X11Hotkey:
@@ -95,7 +93,7 @@ class X11Hotkey:
         x.XDefaultRootWindow.restype = ctypes.c_ulong
         x.XSetErrorHandler.restype = ctypes.c_void_p
         x.XSetIOErrorExitHandler.argtypes = [ctypes.c_void_p, _EXIT_HANDLER, ctypes.c_void_p]
-        x.XSetIOErrorHandler.argtypes = [_IO_ERROR_HANDLER]
+        x.XSetIOErrorHandler.argtypes = [IO_ERROR_HANDLER]
         x.XSetIOErrorHandler.restype = ctypes.c_void_p
         x.XStringToKeysym.restype = ctypes.c_ulong
         x.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
@@ -122,7 +120,7 @@ class X11Hotkey:
         if not dpy:
             raise HotkeyError(f"cannot open X display {self.display!r}")
         self._prev_error = x.XSetErrorHandler(self._on_error)  # Xlib's default handler would exit() the server
-        x.XSetIOErrorHandler(_quiet_io_error)  # other connections keep Xlib's exit handler, which still exits
+        x.XSetIOErrorHandler(QUIET_IO_ERROR)  # other connections keep Xlib's exit handler, which still exits
         x.XSetIOErrorExitHandler(dpy, self._on_exit, None)
         keycode = x.XKeysymToKeycode(dpy, x.XStringToKeysym(self.chord.key.encode()))
         if not keycode:

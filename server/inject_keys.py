@@ -9,10 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import sys
+import threading
 
 from .desktop import uinput_problem
 from .inject_base import InjectError, Injector, run_tool
+from .x11 import KeymapError
+from .xtest import NotTyped, type_text
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,9 @@ def _wtype_refused(err: bytes) -> bool:
 
 
 class XdotoolInjector(Injector):
-    """X11: `xdotool type`, with characters the keymap lacks bound to spare keys first."""
+    """X11: the key events of `xdotool type --clearmodifiers`, sent in-process through XTEST (xtest.py), with
+    characters the keymap lacks bound to spare keys first; the xdotool program presses chords and types what
+    XTEST cannot reach (no libXtst, no spare keycode)."""
 
     name = "xdotool"
     tools = ("xdotool",)
@@ -58,7 +64,7 @@ class XdotoolInjector(Injector):
             return self.delay_ms
         if text.isascii():
             return self.FAST_DELAY_MS
-        from .x11 import KeymapError, bind_characters
+        from .x11 import bind_characters
 
         try:
             unbound = await asyncio.to_thread(bind_characters, os.environ.get("DISPLAY", ""), text)
@@ -68,7 +74,21 @@ class XdotoolInjector(Injector):
         return self.SAFE_DELAY_MS if unbound else self.FAST_DELAY_MS
 
     async def type(self, text: str) -> None:
-        """One xdotool call per phrase (after `--` xdotool reads every argument as text)."""
+        """Through XTEST in a thread; else one xdotool call per phrase (after `--` xdotool reads every argument as text)."""
+        if shutil.which("xdotool") is None:  # all or nothing: chords (an amend's BackSpace) and the fallback need it
+            raise InjectError("xdotool is not installed or not on PATH")
+        display, stop = os.environ.get("DISPLAY", ""), threading.Event()
+        delay_s = (self.delay_ms or 0) / 1000.0
+        try:
+            await asyncio.wait_for(asyncio.to_thread(type_text, display, text, delay_s, stop), self._timeout(text, self.delay_ms or 0))
+            return
+        except NotTyped as exc:
+            log.info("XTEST typed nothing (%s); typing through the xdotool program", exc)
+        except TimeoutError:
+            stop.set()  # the thread stops before its next character
+            raise InjectError(f"typing through XTEST did not finish within {self._timeout(text, self.delay_ms or 0):.1f} s") from None
+        except KeymapError as exc:
+            raise InjectError(f"typing through XTEST failed part-way: {exc}") from exc
         delay = await self.delay_for(text)
         await run_tool(["xdotool", "type", "--clearmodifiers", "--delay", str(delay), "--", text], timeout=self._timeout(text, delay))
 
@@ -80,7 +100,7 @@ class XdotoolInjector(Injector):
 
     async def focused_window(self) -> str | None:
         """The X input focus, asked in-process (no window manager needed)."""
-        from .x11 import KeymapError, focused_window
+        from .x11 import focused_window
 
         try:
             # A thread: a wedged X server must not block the loop.

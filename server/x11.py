@@ -22,6 +22,12 @@ class KeymapError(Exception):
     """The X server could not be reached or refused the change."""
 
 
+IO_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+QUIET_IO_ERROR = IO_ERROR_HANDLER(lambda _d: 0)
+"""Xlib's default I/O error handler prints and exit()s; this one returns, so each display's exit handler decides
+(set for the process and left: Xlib's default exit handler still exits for a connection that sets none)."""
+
+
 def _xlib():
     name = ctypes.util.find_library("X11") or "libX11.so.6"
     try:
@@ -97,7 +103,7 @@ def bind_keysyms(display: str, keysyms: Sequence[int], keep_free: int = 1) -> li
         mapping = xlib.XGetKeyboardMapping(dpy, low.value, count, ctypes.byref(per))
         rows = [[mapping[i * per.value + j] for j in range(per.value)] for i in range(count)]
         xlib.XFree(mapping)
-        present = {sym for row in rows for sym in row}
+        present = {sym for row in rows for sym in row[:2]}  # a key's plain and shifted levels: what a typist reaches
         free = [low.value + i for i, row in enumerate(rows) if not any(row)]
         missing = [sym for sym in dict.fromkeys(keysyms) if sym not in present]
         wanted = set(keysyms)
