@@ -6,12 +6,11 @@ import json
 import time
 
 from tests.support.fault_servers import FakeOpenAI, WyomingFault
-from tests.support.dictation import JFK, audio_env, dictate, finish, history, start_recording, status
+from tests.support.dictation import JFK, SHORT, audio_env, dictate, finish, history, start_recording, status
 from tests.support.speech import SPEECH_DIR
 from tests.support.speech_servers import free_port, start_wyoming, wait_wyoming
 from tests.support.wait import wait_until
 
-SHORT = SPEECH_DIR / "cmu-arctic_cmu_arctic_us_axb_a0004.wav"
 OTHER = SPEECH_DIR / "cmu-arctic_cmu_arctic_us_aew_a0003.wav"
 
 

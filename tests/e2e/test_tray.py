@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.support.dictation import JFK, audio_env
+from tests.support.dictation import JFK, SHORT, audio_env
 from tests.support.env import CLIENT_CMD, REPO, base_env
 from tests.support.process import Process
 from tests.support.sni import Panel, SessionBus
@@ -77,7 +77,7 @@ def test_a_recent_transcript_click_copies_it(sttd_factory, mic, display, tmp_pat
 
     async def scenario(bus: SessionBus) -> None:
         srv = await asyncio.to_thread(sttd_factory, socket_name=socket_name, injector="none", env=audio_env(mic), wait="idle")
-        await asyncio.to_thread(dictate, srv, mic, JFK)
+        await asyncio.to_thread(dictate, srv, mic, SHORT)
         text = [e["text"] for e in await asyncio.to_thread(history, srv) if e["text"]][-1]
         env = base_env(socket_name, extra={"DBUS_SESSION_BUS_ADDRESS": bus.address, "DISPLAY": display.env["DISPLAY"], "WAYLAND_DISPLAY": None, "STT_TRAY_LOG": "debug"})
         async with Panel(bus.address) as panel:

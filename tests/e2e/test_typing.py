@@ -8,11 +8,10 @@ import os
 import time
 
 from stt_dictation.server.injector import XdotoolInjector
-from tests.support.dictation import JFK, audio_env, dictate, finish, history, start_recording, status
-from tests.support.speech import SPEECH_DIR, normalise
+from tests.support.dictation import JFK, SHORT, audio_env, dictate, finish, history, start_recording, status
+from tests.support.speech import normalise
 from tests.support.wait import wait_until
 
-SHORT = SPEECH_DIR / "cmu-arctic_cmu_arctic_us_axb_a0004.wav"  # "Lord, but I'm glad to see you again, Phil."
 
 
 def expected_typing(entries: list[dict]) -> str:

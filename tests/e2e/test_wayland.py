@@ -275,15 +275,15 @@ def test_sttd_types_a_dictated_clip_through_auto(request, sttd_factory, mic, des
     """The whole path: microphone, model, `auto` choosing per compositor, text in the foot window."""
     import json
 
-    from tests.support.dictation import audio_env, dictate, history
-    from tests.support.speech import SPEECH_DIR, normalise
+    from tests.support.dictation import SHORT, audio_env, dictate, history
+    from tests.support.speech import normalise
 
     session = request.getfixturevalue(desktop)
     win = session.open_capture()
     win.clear()
     srv = sttd_factory(injector="auto", env=audio_env(mic, session), wait="idle")
     assert json.loads(srv.client("status", "--json").stdout)["injector"] == backend
-    dictate(srv, mic, SPEECH_DIR / "cmu-arctic_cmu_arctic_us_axb_a0004.wav")  # "Lord, but I'm glad to see you again, Phil."
+    dictate(srv, mic, SHORT)
     typed = win.settle(quiet=0.5, timeout=15)
     assert typed == _typed_history(history(srv))
     assert "glad to see you again" in " ".join(normalise(typed))

@@ -14,6 +14,8 @@ from tests.support.sttd import Sttd
 from tests.support.wait import wait_until
 
 JFK = SPEECH_DIR / "jfk_jfk.wav"
+SHORT = SPEECH_DIR / "cmu-arctic_cmu_arctic_us_axb_a0004.wav"
+"""One 3 s phrase, "Lord, but I'm glad to see you again, Phil.": for tests that need speech heard, not a sentence's phrases."""
 
 
 def audio_env(*devices: Device) -> dict[str, str]:
@@ -71,4 +73,4 @@ def sox(*args: str) -> None:
     subprocess.run(["sox", *args], check=True, timeout=30, capture_output=True)
 
 
-__all__ = ["JFK", "audio_env", "dictate", "finish", "history", "sox", "start_recording", "status"]
+__all__ = ["JFK", "SHORT", "audio_env", "dictate", "finish", "history", "sox", "start_recording", "status"]
