@@ -45,10 +45,10 @@ class XdotoolInjector(Injector):
     name = "xdotool"
     tools = ("xdotool",)
     FAST_DELAY_MS = 1
-    """Key delay once every character is in the keymap: under Xvfb+xterm 0 and 1 ms dropped
+    """The xdotool program's key delay once every character is in the keymap: under Xvfb+xterm 0 and 1 ms dropped
     nothing over 20 runs of 500 characters; 1 ms leaves real applications a breath."""
     SAFE_DELAY_MS = 12
-    """xdotool's default, for characters that could not be bound to a spare key."""
+    """xdotool's default, for characters that could not be bound to a spare key (the program's path)."""
 
     def problem(self) -> str | None:
         """Missing xdotool or no DISPLAY."""
