@@ -19,8 +19,8 @@ from tests.support.speech import clips, wer
 from tests.support.speech_servers import free_port, start_wyoming, wait_wyoming
 
 
-REMOTE_WER_TOLERANCE = 0.02
-"""Largest difference between a remote backend's live WER and the local one's."""
+WER_TOLERANCE = 0.02
+"""Most a backend's live WER may exceed the offline decode's."""
 
 
 def concat(paths, out, gap_s: float) -> None:
@@ -79,13 +79,15 @@ def test_live_word_error_rate_local_and_remote(sttd_factory, mic, tmp_path, wyom
     got = {name: wer([reference], [live_text(srv)]) for name, srv in servers.items()}
     print(f"offline {offline_wer:.2%}; live " + ", ".join(f"{k} {v:.2%}" for k, v in got.items()), file=sys.stderr)
     assert offline_wer < 0.12
-    assert got["local"] <= offline_wer + 0.02
-    # Two points, not one: each server cuts its own stream, and the block phase alone moves
-    # this corpus's WER by 0.6 points; on identical cuts wyoming-faster-whisper's own decode
-    # options (timestamps, temperature fallback) came out 0.2 to 1.5 points worse than ours.
+    # Every backend's live text against the same offline decode, the one reference that does not
+    # move: two points, not one: each server cuts its own stream, and the block phase alone moves
+    # this corpus's WER by 0.6 points; on identical cuts wyoming-faster-whisper's own decode options
+    # (timestamps, temperature fallback) came out 0.2 to 1.5 points worse than ours. Not against the
+    # local live text: its led decode (which no remote API offers) has put it 1.3 points below
+    # offline in one run, and a remote backend 2.1 points above it while 0.8 above offline.
     # A lost or doubled phrase is caught exactly by the history checks below, not by WER.
-    assert abs(got["wyoming"] - got["local"]) <= REMOTE_WER_TOLERANCE
-    assert abs(got["openai"] - got["local"]) <= REMOTE_WER_TOLERANCE
+    for name in ("local", "wyoming", "openai"):
+        assert got[name] <= offline_wer + WER_TOLERANCE, name
     for name, srv in servers.items():
         # Every typed phrase is in the history in order; nothing is left in the spool.
         entries = history(srv, 500)
