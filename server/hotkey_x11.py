@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from .hotkey import Chord, Mode, Trigger
-from .x11 import IO_ERROR_HANDLER, QUIET_IO_ERROR
+from .x11 import ERROR_HANDLER, EXIT_HANDLER, IO_ERROR_HANDLER, QUIET_IO_ERROR
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,6 @@ def _lib(name: str, soname: str) -> ctypes.CDLL:
         raise HotkeyError(f"cannot load {soname}: {exc}") from exc
 
 
-_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
-_EXIT_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 
 class X11Hotkey:
@@ -82,8 +80,8 @@ class X11Hotkey:
         self._errors: list[int] = []
         self._gone = False
         # Kept referenced: Xlib calls them for as long as the connection lives.
-        self._on_error = _ERROR_HANDLER(lambda _d, e: self._errors.append(ctypes.cast(e, ctypes.POINTER(ctypes.c_ubyte))[32]) or 0)
-        self._on_exit = _EXIT_HANDLER(self._io_gone)
+        self._on_error = ERROR_HANDLER(lambda _d, e: self._errors.append(ctypes.cast(e, ctypes.POINTER(ctypes.c_ubyte))[32]) or 0)
+        self._on_exit = EXIT_HANDLER(self._io_gone)
         self._thread = threading.Thread(target=self._run, name="hotkey-x11", daemon=True)
         x = self.x = _lib("X11", "libX11.so.6")
         x.XOpenDisplay.restype = ctypes.c_void_p
@@ -92,7 +90,7 @@ class X11Hotkey:
             getattr(x, fn).argtypes = [ctypes.c_void_p]
         x.XDefaultRootWindow.restype = ctypes.c_ulong
         x.XSetErrorHandler.restype = ctypes.c_void_p
-        x.XSetIOErrorExitHandler.argtypes = [ctypes.c_void_p, _EXIT_HANDLER, ctypes.c_void_p]
+        x.XSetIOErrorExitHandler.argtypes = [ctypes.c_void_p, EXIT_HANDLER, ctypes.c_void_p]
         x.XSetIOErrorHandler.argtypes = [IO_ERROR_HANDLER]
         x.XSetIOErrorHandler.restype = ctypes.c_void_p
         x.XStringToKeysym.restype = ctypes.c_ulong

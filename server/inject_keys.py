@@ -78,15 +78,15 @@ class XdotoolInjector(Injector):
         if shutil.which("xdotool") is None:  # all or nothing: chords (an amend's BackSpace) and the fallback need it
             raise InjectError("xdotool is not installed or not on PATH")
         display, stop = os.environ.get("DISPLAY", ""), threading.Event()
-        delay_s = (self.delay_ms or 0) / 1000.0
+        delay_s, timeout = (self.delay_ms or 0) / 1000.0, self._timeout(text, self.delay_ms or 0)
         try:
-            await asyncio.wait_for(asyncio.to_thread(type_text, display, text, delay_s, stop), self._timeout(text, self.delay_ms or 0))
+            await asyncio.wait_for(asyncio.to_thread(type_text, display, text, delay_s, stop), timeout)
             return
         except NotTyped as exc:
             log.info("XTEST typed nothing (%s); typing through the xdotool program", exc)
         except TimeoutError:
             stop.set()  # the thread stops before its next character
-            raise InjectError(f"typing through XTEST did not finish within {self._timeout(text, self.delay_ms or 0):.1f} s") from None
+            raise InjectError(f"typing through XTEST did not finish within {timeout:.1f} s") from None
         except KeymapError as exc:
             raise InjectError(f"typing through XTEST failed part-way: {exc}") from exc
         delay = await self.delay_for(text)

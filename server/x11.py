@@ -22,13 +22,18 @@ class KeymapError(Exception):
     """The X server could not be reached or refused the change."""
 
 
+ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+"""XSetErrorHandler's callback: (display, XErrorEvent*) -> int."""
+EXIT_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+"""XSetIOErrorExitHandler's callback: (display, user data)."""
 IO_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 QUIET_IO_ERROR = IO_ERROR_HANDLER(lambda _d: 0)
 """Xlib's default I/O error handler prints and exit()s; this one returns, so each display's exit handler decides
 (set for the process and left: Xlib's default exit handler still exits for a connection that sets none)."""
 
 
-def _xlib():
+def load_xlib() -> ctypes.CDLL:
+    """libX11 with the signatures of the calls this module and xtest.py share (the keyboard map among them)."""
     name = ctypes.util.find_library("X11") or "libX11.so.6"
     try:
         xlib = ctypes.CDLL(name)
@@ -38,7 +43,25 @@ def _xlib():
     xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
     xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
     xlib.XSetErrorHandler.restype = ctypes.c_void_p
+    xlib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    xlib.XFree.argtypes = [ctypes.c_void_p]
+    xlib.XDisplayKeycodes.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
+    xlib.XGetKeyboardMapping.restype = ctypes.POINTER(ctypes.c_ulong)
+    xlib.XGetKeyboardMapping.argtypes = [ctypes.c_void_p, ctypes.c_ubyte, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
     return xlib
+
+
+def keyboard_rows(xlib: ctypes.CDLL, dpy: int) -> tuple[int, list[list[int]]]:
+    """(the lowest keycode, one row of keysyms per keycode from it on) of an open display's keyboard map."""
+    low, high, per = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+    xlib.XDisplayKeycodes(dpy, ctypes.byref(low), ctypes.byref(high))
+    count = high.value - low.value + 1
+    mapping = xlib.XGetKeyboardMapping(dpy, low.value, count, ctypes.byref(per))
+    if not mapping:
+        raise KeymapError("the X server sent no keyboard map")
+    rows = [[mapping[i * per.value + j] for j in range(per.value)] for i in range(count)]
+    xlib.XFree(mapping)
+    return low.value, rows
 
 
 def focused_window(display: str) -> int | None:
@@ -47,7 +70,7 @@ def focused_window(display: str) -> int | None:
     In-process, so the focus guard costs a fraction of a millisecond rather than
     a process spawn before every chunk of typing.
     """
-    xlib = _xlib()
+    xlib = load_xlib()
     xlib.XGetInputFocus.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_int)]
     dpy = xlib.XOpenDisplay(display.encode())
     if not dpy:
@@ -81,39 +104,30 @@ def bind_keysyms(display: str, keysyms: Sequence[int], keep_free: int = 1) -> li
     bound again: otherwise, after a session's first eighteen or so distinct characters, every new
     one would fall back to xdotool's own remapping, which drops characters.
     """
-    xlib = _xlib()
-    xlib.XDisplayKeycodes.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
-    xlib.XGetKeyboardMapping.restype = ctypes.POINTER(ctypes.c_ulong)
-    xlib.XGetKeyboardMapping.argtypes = [ctypes.c_void_p, ctypes.c_ubyte, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+    xlib = load_xlib()
     xlib.XChangeKeyboardMapping.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_ulong), ctypes.c_int]
-    xlib.XFree.argtypes = [ctypes.c_void_p]
-    xlib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
     # Xlib's default error handler calls exit(); record errors instead.
     x_errors: list[int] = []
-    handler = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(lambda _d, _e: x_errors.append(1) or 0)
+    handler = ERROR_HANDLER(lambda _d, _e: x_errors.append(1) or 0)
 
     dpy = xlib.XOpenDisplay(display.encode())
     if not dpy:
         raise KeymapError(f"cannot open X display {display!r}")
     previous = xlib.XSetErrorHandler(handler)
     try:
-        low, high = ctypes.c_int(), ctypes.c_int()
-        xlib.XDisplayKeycodes(dpy, ctypes.byref(low), ctypes.byref(high))
-        count, per = high.value - low.value + 1, ctypes.c_int()
-        mapping = xlib.XGetKeyboardMapping(dpy, low.value, count, ctypes.byref(per))
-        rows = [[mapping[i * per.value + j] for j in range(per.value)] for i in range(count)]
-        xlib.XFree(mapping)
+        low, rows = keyboard_rows(xlib, dpy)
+        per = len(rows[0])
         present = {sym for row in rows for sym in row[:2]}  # a key's plain and shifted levels: what a typist reaches
-        free = [low.value + i for i, row in enumerate(rows) if not any(row)]
+        free = [low + i for i, row in enumerate(rows) if not any(row)]
         missing = [sym for sym in dict.fromkeys(keysyms) if sym not in present]
         wanted = set(keysyms)
-        ours = [low.value + i for i, row in enumerate(rows) if _ours(row) and row[0] not in wanted]
+        ours = [low + i for i, row in enumerate(rows) if _ours(row) and row[0] not in wanted]
         usable = free[keep_free:] + (ours if len(free) >= keep_free else [])  # never the keycodes kept free
         bound = missing[: len(usable)]
         for keycode, sym in zip(usable, bound, strict=False):
             # The same keysym shifted and unshifted, so a held Shift cannot change it.
-            entry = (ctypes.c_ulong * per.value)(*([sym, sym] + [0] * (per.value - 2)))
-            xlib.XChangeKeyboardMapping(dpy, keycode, per.value, entry, 1)
+            entry = (ctypes.c_ulong * per)(*([sym, sym] + [0] * (per - 2)))
+            xlib.XChangeKeyboardMapping(dpy, keycode, per, entry, 1)
         xlib.XSync(dpy, 0)
     finally:
         xlib.XSetErrorHandler(ctypes.c_void_p(previous))

@@ -21,7 +21,7 @@ import ctypes.util
 import threading
 import time
 
-from .x11 import IO_ERROR_HANDLER, QUIET_IO_ERROR, KeymapError, bind_keysyms, keysym
+from .x11 import ERROR_HANDLER, EXIT_HANDLER, IO_ERROR_HANDLER, QUIET_IO_ERROR, KeymapError, bind_keysyms, keyboard_rows, keysym, load_xlib
 
 SHIFT_L, CAPS_LOCK = 0xFFE1, 0xFFE5
 LOCK_MASK = 1 << 1
@@ -31,31 +31,21 @@ class NotTyped(KeymapError):
     """Nothing was typed: no libXtst or XTEST, a libX11 too old to survive a lost connection, or a character no key reaches."""
 
 
-_IOEXIT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
-_ERROR = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
-
-
 def _libs() -> tuple[ctypes.CDLL, ctypes.CDLL]:
     try:
-        xlib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        xlib = load_xlib()
+    except KeymapError as exc:
+        raise NotTyped(str(exc)) from exc
+    try:
         xtst = ctypes.CDLL(ctypes.util.find_library("Xtst") or "libXtst.so.6")
     except OSError as exc:
-        raise NotTyped(f"cannot load libX11/libXtst: {exc}") from exc
+        raise NotTyped(f"cannot load libXtst: {exc}") from exc
     if not hasattr(xlib, "XSetIOErrorExitHandler"):  # libX11 < 1.7 exits on a lost connection
         raise NotTyped("libX11 older than 1.7")
-    xlib.XOpenDisplay.restype = ctypes.c_void_p
-    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
-    xlib.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    xlib.XSetErrorHandler.restype = ctypes.c_void_p
     xlib.XSetErrorHandler.argtypes = [ctypes.c_void_p]
     xlib.XSetIOErrorHandler.restype = ctypes.c_void_p
     xlib.XSetIOErrorHandler.argtypes = [IO_ERROR_HANDLER]
     xlib.XSetIOErrorExitHandler.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    xlib.XDisplayKeycodes.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
-    xlib.XGetKeyboardMapping.restype = ctypes.POINTER(ctypes.c_ulong)
-    xlib.XGetKeyboardMapping.argtypes = [ctypes.c_void_p, ctypes.c_ubyte, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
-    xlib.XFree.argtypes = [ctypes.c_void_p]
     xlib.XQueryKeymap.argtypes = [ctypes.c_void_p, ctypes.c_char * 32]
     xlib.XGetModifierMapping.restype = ctypes.POINTER(_ModifierKeymap)
     xlib.XGetModifierMapping.argtypes = [ctypes.c_void_p]
@@ -92,9 +82,9 @@ class _Connection:
         self.dead = False
         self.dpy = None
         # Kept referenced while Xlib may call them; errors on other connections go to the handler before ours.
-        self._on_error_c, self._on_exit_c = _ERROR(self._on_error), _IOEXIT(self._on_io_exit)
+        self._on_error_c, self._on_exit_c = ERROR_HANDLER(self._on_error), EXIT_HANDLER(self._on_io_exit)
         previous = self.xlib.XSetErrorHandler(self._on_error_c)
-        self._previous = _ERROR(previous) if previous else None
+        self._previous = ERROR_HANDLER(previous) if previous else None
         self.xlib.XSetIOErrorHandler(QUIET_IO_ERROR)
         self.dpy = self.xlib.XOpenDisplay(display.encode())
         if not self.dpy:
@@ -133,16 +123,12 @@ class _Connection:
             raise KeymapError(f"the X server rejected {self.errors} request(s) while typing")
 
     def keymap(self) -> dict[int, tuple[int, bool]]:
-        low, high, per = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-        self.xlib.XDisplayKeycodes(self.dpy, ctypes.byref(low), ctypes.byref(high))
-        count = high.value - low.value + 1
-        mapping = self.xlib.XGetKeyboardMapping(self.dpy, low.value, count, ctypes.byref(per))
-        if not mapping:
-            self.check()
-            raise KeymapError("the X server sent no keyboard map")
-        rows = [[mapping[i * per.value + j] for j in range(per.value)] for i in range(count)]
-        self.xlib.XFree(mapping)
-        return reachable(rows, low.value)
+        try:
+            low, rows = keyboard_rows(self.xlib, self.dpy)
+        except KeymapError:
+            self.check()  # a lost connection says so first
+            raise
+        return reachable(rows, low)
 
     def held_modifiers(self) -> list[int]:
         """Keycodes of modifier keys held down now (Shift, Ctrl, Alt, Super...)."""
