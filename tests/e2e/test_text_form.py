@@ -11,19 +11,13 @@ from tests.support.speech import normalise
 
 
 def test_the_jfk_sentence_is_typed_as_one_sentence(sttd_factory, mic, display):
-    for _ in range(2):
-        win = display.open_capture_window()
-        srv = sttd_factory(injector="xdotool", env=audio_env(mic, display), wait="idle")
-        dictate(srv, mic, JFK)
-        typed = win.settle(quiet=0.5, timeout=15)
-        raw = win.raw()
-        entries = history(srv)
-        win.close()
-        # tiny.en hears the first phrase alone as "And so am I fellow Americans?" on about one cut in
-        # sixteen (offline, over the 32-sample phases of a block): other words and a question, not the
-        # joining this test is about. Such a run is dictated once more, and that one is judged.
-        if "so my fellow" in " ".join(normalise(typed)):
-            break
+    win = display.open_capture_window()
+    srv = sttd_factory(injector="xdotool", env=audio_env(mic, display), wait="idle")
+    dictate(srv, mic, JFK)
+    typed = win.settle(quiet=0.5, timeout=15)
+    raw = win.raw()
+    entries = history(srv)
+    win.close()
     words = normalise(typed)
     assert "ask not what your country can do for you" in " ".join(words), typed
     assert len([e for e in entries if e["status"] == "typed"]) >= 2, entries  # it was spoken in phrases
