@@ -97,7 +97,7 @@ class Segmenter:
         pause: float = 0.5,
         max_phrase: float = 12.0,
         pad_before: float = 0.3,
-        speculate_after: float = 0.15,
+        speculate_after: float = 0.12,
     ) -> None:
         self._vad = vad
         self._thr = threshold
@@ -107,6 +107,7 @@ class Segmenter:
         self._pad_before = int(pad_before * SAMPLE_RATE)
         # The speculative cut and the final cut both end this far into the pause,
         # so the two decodes see identical samples and the first can stand in.
+        # 0.12 s: over 12 block phases of the eval clips, WER and form as with 0.15 s; 0.10 s lost both.
         self._pad_after = min(int(speculate_after * SAMPLE_RATE), self._pause)
         self._gap = int(0.1 * SAMPLE_RATE)
         self.reset()
