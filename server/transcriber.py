@@ -44,6 +44,48 @@ def resolve_device(device: str) -> str:
         return "cpu"
 
 
+FRAMES_PER_SECOND = 100
+"""Mel frames a second of audio makes (faster-whisper's 10 ms hop)."""
+WHOLE_WINDOW = 30 * FRAMES_PER_SECOND
+"""The input window Whisper was trained on; faster-whisper pads every decode to it."""
+WINDOW_MARGIN = FRAMES_PER_SECOND
+"""Frames of padding kept after the audio when it is longer than the chosen window."""
+COMPRESSION_LIMIT = 2.4
+LOGPROB_LIMIT = -1.0
+"""faster-whisper's default checks on a decode (a repetition loop; a model unsure of every token)."""
+
+
+def audio_window(features: np.ndarray, least: int) -> np.ndarray:
+    """The 30 s window cut to `least` frames, or to the audio's own frames + 1 s when it is longer.
+
+    pad_or_trim pads with exact zeros, which no log-mel column of real audio is: trailing
+    all-zero columns are padding. Whole seconds keep the shapes CTranslate2 sees few.
+    """
+    filled = np.flatnonzero(np.any(features.reshape(-1, features.shape[-1]) != 0, axis=0))
+    used = int(filled[-1]) + 1 if filled.size else 0
+    keep = max(least, -(-(used + WINDOW_MARGIN) // FRAMES_PER_SECOND) * FRAMES_PER_SECOND)
+    return features if keep >= features.shape[-1] else features[..., :keep]
+
+
+def windowed_model_class():
+    """faster-whisper's model, whose encoder takes a window shorter than 30 s when `window` is set.
+
+    CTranslate2 encodes any number of frames, and the encoder's time falls faster than the
+    length (30 s: ~205 ms on 2 cores; 20 s: ~65 ms), the decoder's cross-attention with it.
+    In windows of 10 s and less tiny.en loops on some short phrases: `_segments` checks for that.
+    """
+    from faster_whisper import WhisperModel
+
+    class WindowedWhisper(WhisperModel):
+        window: int | None = None
+        """Frames to encode at least; None: the whole window. Set by the one thread that decodes."""
+
+        def encode(self, features: np.ndarray):
+            return super().encode(features if self.window is None else audio_window(features, self.window))
+
+    return WindowedWhisper
+
+
 LEAD_ROOM = 28 * SAMPLE_RATE
 """Most samples a led decode may hold: the lead and the phrase must fit one 30 s window of the model."""
 LEAD_WORDS = 4
@@ -70,11 +112,9 @@ class LocalWhisper(Transcriber):
 
     def load_blocking(self) -> None:
         """Load the model in the calling thread (the benchmark's way; `load` runs this in the worker)."""
-        from faster_whisper import WhisperModel
-
         threads = self._settings.cpu_threads or (os.cpu_count() or 1)
         try:
-            self._model = WhisperModel(
+            self._model = windowed_model_class()(
                 self._model_ref,
                 device=self.device,
                 compute_type=self.compute_type,
@@ -85,8 +125,8 @@ class LocalWhisper(Transcriber):
             raise ModelLoadError(f"cannot load model {self._model_ref!r} on {self.device}/{self.compute_type}: {exc}") from exc
         # One tiny decode so the first real phrase does not pay for lazy initialisation, at one temperature:
         # silence fails the log-probability check at every one, and five fallbacks cost ~0.8 s of start-up.
-        segments, _ = self._model.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), vad_filter=False, **{**self._options(), "temperature": 0.0})
-        list(segments)  # the generator decodes lazily
+        window = round(self._settings.encoder_window * FRAMES_PER_SECOND)
+        list(self._run(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), None, None, window if window < WHOLE_WINDOW else None, temperature=0.0))
 
     async def load(self) -> None:
         """Load the model in the worker thread."""
@@ -111,8 +151,19 @@ class LocalWhisper(Transcriber):
         )
 
     def _segments(self, audio: np.ndarray, prompt: str | None, prefix: str | None = None) -> list[SegmentScore]:
+        """Decode in the shorter window at temperature 0; what fails the checks there, in the whole window as before."""
+        window = round(self._settings.encoder_window * FRAMES_PER_SECOND)
+        if window < WHOLE_WINDOW:
+            scored = self._run(audio, prompt, prefix, window, temperature=0.0)
+            if all(s.compression_ratio <= COMPRESSION_LIMIT and s.avg_logprob >= LOGPROB_LIMIT for s in scored):
+                return scored
+            log.info("a decode in the %g s window failed the checks (%r); decoding in the whole window", window / FRAMES_PER_SECOND, " ".join(s.text for s in scored)[:80])
+        return self._run(audio, prompt, prefix, None)
+
+    def _run(self, audio: np.ndarray, prompt: str | None, prefix: str | None, window: int | None, **extra) -> list[SegmentScore]:
         assert self._model is not None
-        segments, _info = self._model.transcribe(audio, vad_filter=False, **self._options(prompt, prefix))
+        self._model.window = window
+        segments, _info = self._model.transcribe(audio, vad_filter=False, **{**self._options(prompt, prefix), **extra})
         return [
             SegmentScore(s.text, float(s.no_speech_prob), float(s.avg_logprob), float(s.compression_ratio))
             for s in segments  # the generator decodes lazily: consume it inside this call
@@ -151,6 +202,7 @@ class LocalWhisper(Transcriber):
         assert self._model is not None
         audio = decode_file(path)
         t0 = time.monotonic()
+        self._model.window = None  # files keep Whisper's own window: they are the reference the live text is held to
         segments, _ = self._model.transcribe(audio, vad_filter=True, **self._options())
         text = " ".join(s.text.strip() for s in segments if s.text.strip())
         return text, len(audio) / SAMPLE_RATE, time.monotonic() - t0
