@@ -206,7 +206,10 @@ class Pipeline:
                         amend = Amend(before.last, 1, fixed, plain=typed)
                         typed = ", " + out.typed
             note = "; ".join(n for n in (readback, f"filtered: {out.reason}" if out.reason else None) if n) or None
-            await self._ledger.set(seq, out.status, text=out.typed if amend else typed.strip() or out.stored, note=note, transcribed_at=done_at)
+            # After an amend the phrase's own words as typed (the mark before them is the amended phrase's): the
+            # joiner may have changed their case ("and" after a new full stop is typed "And").
+            own = (split_lead(typed)[1] or out.typed) if amend else typed.strip() or out.stored
+            await self._ledger.set(seq, out.status, text=own, note=note, transcribed_at=done_at)
             # The transcript is durable now: hand it to the typist, then drop the audio.
             self._typist.deliver(Ready(seq, rec.number, typed or None, rec.window, amend))
             delivered = True

@@ -272,6 +272,22 @@ def test_a_led_decode_puts_the_models_mark_between_the_phrases(tmp_path):
     run(main())
 
 
+def test_the_history_holds_a_led_phrase_as_typed_when_its_new_mark_changes_the_case(tmp_path):
+    """A full stop the model put between two phrases gives the next word its capital on the screen and in the history."""
+
+    async def main():
+        model = Led({1: "as regards the letters", 2: "And type was used.", 3: "So it went."}, {2: ". and type was used.", 3: ", So it went."})
+        async with Rig(tmp_path, model) as rig:
+            rec = Recording(number=1, started=time.time())
+            for pid in (1, 2, 3):
+                rig.pipeline.on_event(rec, phrase(pid))
+            entries = await rig.entries()
+        assert rig.kb.screen() == "as regards the letters. And type was used, so it went.", rig.kb.typed
+        assert [entries[s].text for s in (1, 2, 3)] == ["as regards the letters.", "And type was used,", "so it went."]
+
+    run(main())
+
+
 def test_a_led_decode_with_no_words_of_its_own_is_decoded_again_alone(tmp_path):
     async def main():
         model = Led({1: "We shipped it.", 2: "It went well."}, {2: "."})
