@@ -50,8 +50,20 @@ def wyoming_tcp(tmp_path_factory):
         srv.kill()
 
 
+def running(pieces) -> str:
+    """Phrases as one text, the way the typist joins them: a space between two, none before one that
+    starts with punctuation (the mark a led decode put after the phrase before: ", on the whole";
+    a model's "...and which")."""
+    out = ""
+    for piece in (p.strip() for p in pieces):
+        if piece:
+            out += piece if out and piece[0] in ",.;:!?…" else (" " if out else "") + piece
+    return out
+
+
 def live_text(srv) -> str:
-    return " ".join(line.strip() for line in srv.stdout().splitlines() if line.strip())
+    """What the stdout backend wrote, a line a phrase."""
+    return running(srv.stdout().splitlines())
 
 
 def test_live_word_error_rate_local_and_remote(sttd_factory, mic, tmp_path, wyoming_tcp, openai_server):
@@ -92,7 +104,7 @@ def test_live_word_error_rate_local_and_remote(sttd_factory, mic, tmp_path, wyom
         # Every typed phrase is in the history in order; nothing is left in the spool.
         entries = history(srv, 500)
         typed = [e["text"] for e in entries if e["status"] == "typed"]
-        assert " ".join(typed) == live_text(srv), name
+        assert running(typed) == live_text(srv), name
         # Phrase numbers are contiguous and every phrase was typed (or judged silence, with its reason).
         seqs = [e["seq"] for e in entries]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), name
