@@ -207,7 +207,8 @@ class Pipeline:
                         typed = ", " + out.typed
             note = "; ".join(n for n in (readback, f"filtered: {out.reason}" if out.reason else None) if n) or None
             # After an amend the phrase's own words as typed (the mark before them is the amended phrase's): the
-            # joiner may have changed their case ("and" after a new full stop is typed "And").
+            # joiner may have changed their case ("and" after a new full stop is typed "And"). A spoken mark said
+            # alone has no words and keeps its mark.
             own = (split_lead(typed)[1] or out.typed) if amend else typed.strip() or out.stored
             await self._ledger.set(seq, out.status, text=own, note=note, transcribed_at=done_at)
             # The transcript is durable now: hand it to the typist, then drop the audio.

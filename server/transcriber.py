@@ -56,14 +56,14 @@ LOGPROB_LIMIT = -1.0
 
 
 def audio_window(features: np.ndarray, least: int) -> np.ndarray:
-    """The 30 s window cut to `least` frames, or to the audio's own frames + 1 s when it is longer.
+    """The 30 s window cut to `least` frames, or to the audio's own frames + 1 s when that is longer, rounded up to whole seconds.
 
     pad_or_trim pads with exact zeros, which no log-mel column of real audio is: trailing
     all-zero columns are padding. Whole seconds keep the shapes CTranslate2 sees few.
     """
     filled = np.flatnonzero(np.any(features.reshape(-1, features.shape[-1]) != 0, axis=0))
     used = int(filled[-1]) + 1 if filled.size else 0
-    keep = max(least, -(-(used + WINDOW_MARGIN) // FRAMES_PER_SECOND) * FRAMES_PER_SECOND)
+    keep = -(-max(least, used + WINDOW_MARGIN) // FRAMES_PER_SECOND) * FRAMES_PER_SECOND
     return features if keep >= features.shape[-1] else features[..., :keep]
 
 
@@ -155,7 +155,8 @@ class LocalWhisper(Transcriber):
         window = round(self._settings.encoder_window * FRAMES_PER_SECOND)
         if window < WHOLE_WINDOW:
             scored = self._run(audio, prompt, prefix, window, temperature=0.0)
-            if all(s.compression_ratio <= COMPRESSION_LIMIT and s.avg_logprob >= LOGPROB_LIMIT for s in scored):
+            # Nothing at all is not trusted either: the VAD heard speech, and a cut window can make the model stop at once.
+            if scored and all(s.compression_ratio <= COMPRESSION_LIMIT and s.avg_logprob >= LOGPROB_LIMIT for s in scored):
                 return scored
             log.info("a decode in the %g s window failed the checks (%r); decoding in the whole window", window / FRAMES_PER_SECOND, " ".join(s.text for s in scored)[:80])
         return self._run(audio, prompt, prefix, None)

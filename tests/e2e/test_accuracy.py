@@ -14,6 +14,7 @@ import wave
 import numpy as np
 import pytest
 
+from stt_dictation.server.joiner import _NO_SPACE_BEFORE
 from tests.support.dictation import audio_env, finish, history, start_recording
 from tests.support.speech import clips, wer
 from tests.support.speech_servers import free_port, start_wyoming, wait_wyoming
@@ -57,7 +58,7 @@ def running(pieces) -> str:
     out = ""
     for piece in (p.strip() for p in pieces):
         if piece:
-            out += piece if out and piece[0] in ",.;:!?…" else (" " if out else "") + piece
+            out += piece if out and piece[0] in _NO_SPACE_BEFORE else (" " if out else "") + piece
     return out
 
 
