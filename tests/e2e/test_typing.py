@@ -34,7 +34,8 @@ def test_dictation_is_typed_into_the_focused_window(sttd_factory, mic, display):
     typed = win.settle(quiet=0.5, timeout=10)
     entries = history(srv)
     assert typed == expected_typing(entries)
-    assert "ask not what your country can do for you" in " ".join(normalise(typed))
+    words = " ".join(normalise(typed))  # not "ask not": tiny.en live sometimes hears "asked not" (WER is the accuracy test's)
+    assert "what your country can do for you" in words and "what you can do for your country" in words, typed
     assert all(e["typed_at"] >= e["transcribed_at"] >= e["speech_end"] for e in entries if e["status"] == "typed")
     win.close()
 
