@@ -107,6 +107,9 @@ class LocalWhisper(Transcriber):
         self.compute_type = settings.compute_type
         if self.compute_type == "default":
             self.compute_type = "float16" if self.device == "cuda" else "int8"
+        # Frames a dictated phrase is first encoded in; None: Whisper's whole window.
+        window = round(settings.encoder_window * FRAMES_PER_SECOND)
+        self._window = window if window < WHOLE_WINDOW else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
         self._model = None
 
@@ -125,8 +128,7 @@ class LocalWhisper(Transcriber):
             raise ModelLoadError(f"cannot load model {self._model_ref!r} on {self.device}/{self.compute_type}: {exc}") from exc
         # One tiny decode so the first real phrase does not pay for lazy initialisation, at one temperature:
         # silence fails the log-probability check at every one, and five fallbacks cost ~0.8 s of start-up.
-        window = round(self._settings.encoder_window * FRAMES_PER_SECOND)
-        list(self._run(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), None, None, window if window < WHOLE_WINDOW else None, temperature=0.0))
+        list(self._run(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), None, None, self._window, temperature=0.0))
 
     async def load(self) -> None:
         """Load the model in the worker thread."""
@@ -152,13 +154,12 @@ class LocalWhisper(Transcriber):
 
     def _segments(self, audio: np.ndarray, prompt: str | None, prefix: str | None = None) -> list[SegmentScore]:
         """Decode in the shorter window at temperature 0; what fails the checks there, in the whole window as before."""
-        window = round(self._settings.encoder_window * FRAMES_PER_SECOND)
-        if window < WHOLE_WINDOW:
-            scored = self._run(audio, prompt, prefix, window, temperature=0.0)
+        if self._window is not None:
+            scored = self._run(audio, prompt, prefix, self._window, temperature=0.0)
             # Nothing at all is not trusted either: the VAD heard speech, and a cut window can make the model stop at once.
             if scored and all(s.compression_ratio <= COMPRESSION_LIMIT and s.avg_logprob >= LOGPROB_LIMIT for s in scored):
                 return scored
-            log.info("a decode in the %g s window failed the checks (%r); decoding in the whole window", window / FRAMES_PER_SECOND, " ".join(s.text for s in scored)[:80])
+            log.info("a decode in the %g s window failed the checks (%r); decoding in the whole window", self._window / FRAMES_PER_SECOND, " ".join(s.text for s in scored)[:80])
         return self._run(audio, prompt, prefix, None)
 
     def _run(self, audio: np.ndarray, prompt: str | None, prefix: str | None, window: int | None, **extra) -> list[SegmentScore]:
